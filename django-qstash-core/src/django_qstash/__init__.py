@@ -1,0 +1,47 @@
+"""django-qstash: Celery-style background tasks for Django, delivered by Upstash QStash.
+
+Importing this package is cheap and touches neither settings nor the network: the public
+names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+# django_qstash.results and django_qstash.schedules ship in their own distributions; in an
+# editable (workspace) install each lives in its own source directory, so the package path
+# must span them all.
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)
+
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+__version__ = "0.10.0"
+__all__ = ["AsyncResult", "EagerResult", "Task", "shared_task", "stashed_task"]
+
+if TYPE_CHECKING:
+    from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.result import AsyncResult, EagerResult
+    from django_qstash.task import Task
+
+_LAZY = {
+    "shared_task": "django_qstash.decorators",
+    "stashed_task": "django_qstash.decorators",
+    "Task": "django_qstash.task",
+    "AsyncResult": "django_qstash.result",
+    "EagerResult": "django_qstash.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'django_qstash' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,98 @@
+"""Settings, read lazily on every access so that ``override_settings`` works."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_WEBHOOK_PATH = "/qstash/webhook/"
+DEFAULT_RESULT_TTL = 604_800  # 7 days
+DEFAULT_MAX_BODY_SIZE = 1_048_576  # 1 MiB
+DEFAULT_CLOCK_TOLERANCE = 5  # seconds
+
+
+class Settings:
+    """Every setting django-qstash reads, with its default."""
+
+    def _get(self, name: str, default: Any = None) -> Any:
+        return getattr(settings, name, default)
+
+    @property
+    def QSTASH_TOKEN(self) -> str | None:
+        return self._get("QSTASH_TOKEN")
+
+    @property
+    def QSTASH_CURRENT_SIGNING_KEY(self) -> str | None:
+        return self._get("QSTASH_CURRENT_SIGNING_KEY")
+
+    @property
+    def QSTASH_NEXT_SIGNING_KEY(self) -> str | None:
+        return self._get("QSTASH_NEXT_SIGNING_KEY")
+
+    @property
+    def QSTASH_URL(self) -> str | None:
+        """The QStash API base URL; ``None`` means the SDK's default (the Upstash cloud)."""
+        # The original package set os.environ["QSTASH_URL"] from settings, so honour both.
+        return self._get("QSTASH_URL") or os.environ.get("QSTASH_URL") or None
+
+    @property
+    def DOMAIN(self) -> str | None:
+        return self._get("DJANGO_QSTASH_DOMAIN")
+
+    @property
+    def WEBHOOK_PATH(self) -> str:
+        return self._get("DJANGO_QSTASH_WEBHOOK_PATH") or DEFAULT_WEBHOOK_PATH
+
+    @property
+    def FORCE_HTTPS(self) -> bool:
+        return bool(self._get("DJANGO_QSTASH_FORCE_HTTPS", True))
+
+    @property
+    def RESULT_TTL(self) -> int:
+        return int(self._get("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL))
+
+    @property
+    def ALWAYS_EAGER(self) -> bool:
+        return bool(self._get("DJANGO_QSTASH_ALWAYS_EAGER", False))
+
+    @property
+    def EAGER_PROPAGATES(self) -> bool:
+        return bool(self._get("DJANGO_QSTASH_EAGER_PROPAGATES", False))
+
+    @property
+    def MAX_BODY_SIZE(self) -> int:
+        return int(self._get("DJANGO_QSTASH_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE))
+
+    @property
+    def CLOCK_TOLERANCE(self) -> int:
+        return int(self._get("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE))
+
+    @property
+    def PUBLISH_RETRIES(self) -> int:
+        """How often the SDK retries a publish that failed to connect (not an HTTP error)."""
+        return int(self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3))
+
+    @property
+    def webhook_url(self) -> str:
+        """The absolute URL QStash delivers to, built from settings, never from a request."""
+        domain = (self.DOMAIN or "").strip().rstrip("/")
+        if not domain:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DJANGO_QSTASH_DOMAIN is not set: django-qstash needs the public origin QStash "
+                "delivers to, for example DJANGO_QSTASH_DOMAIN = 'https://example.com'."
+            )
+        if "://" not in domain:
+            domain = f"https://{domain}"
+        if self.FORCE_HTTPS and domain.startswith("http://"):
+            domain = "https://" + domain[len("http://") :]
+        path = self.WEBHOOK_PATH
+        if not path.startswith("/"):
+            path = "/" + path
+        return domain + path
+
+
+conf = Settings()

@@ -1,0 +1,1 @@
+"""A local, QStash-compatible development server (see ``python -m django_qstash.devserver``)."""

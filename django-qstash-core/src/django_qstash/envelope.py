@@ -1,0 +1,170 @@
+"""The one JSON envelope every delivery carries, whoever published it.
+
+``.delay()``, schedules, retries, chains and the django.tasks backend all build it here, so the
+webhook cannot tell them apart. Wire format (version 1)::
+
+    {"v": 1, "task": "app.tasks.add", "args": [1, 2], "kwargs": {}, "options": {...}}
+
+``options`` is optional and holds per-message runtime data (for example an ``expires`` time, the
+retry count of a republished task, the rest of a chain).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django_qstash.exceptions import ArgumentsNotSerializable, MalformedMessage
+
+ENVELOPE_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({ENVELOPE_VERSION})
+
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "v": ENVELOPE_VERSION,
+            "task": self.task,
+            "args": self.args,
+            "kwargs": self.kwargs,
+        }
+        if self.options:
+            data["options"] = self.options
+        return data
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Serialise an envelope; a value that is not JSON raises, naming the argument."""
+    try:
+        return _encoder.encode(envelope.to_dict()).encode()
+    except (TypeError, ValueError) as exc:
+        raise _explain_unserialisable(envelope, exc) from exc
+
+
+def build(
+    task_name: str,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Build and encode the envelope for one task call."""
+    return encode(Envelope(task_name, list(args), dict(kwargs or {}), dict(options or {})))
+
+
+def decode(body: bytes | str) -> Envelope:
+    """Parse a delivered body, or raise :class:`MalformedMessage` saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise MalformedMessage("the body nests too deeply to be a django-qstash message") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"the body is not valid UTF-8 JSON: {exc}") from None
+    return from_dict(data)
+
+
+def from_dict(data: Any) -> Envelope:
+    if not isinstance(data, dict):
+        raise MalformedMessage(
+            f"the body must be a JSON object, not {type(data).__name__} "
+            "(was this message published by django-qstash?)"
+        )
+    version = data.get("v")
+    if version not in SUPPORTED_VERSIONS:
+        if version is None:
+            raise MalformedMessage("the message has no envelope version 'v'")
+        raise MalformedMessage(
+            f"unknown envelope version {version!r}; this django-qstash understands "
+            f"{sorted(SUPPORTED_VERSIONS)}"
+        )
+    task = data.get("task")
+    if not isinstance(task, str) or not task:
+        raise MalformedMessage("'task' must be a non-empty string")
+    args = data.get("args", [])
+    if not isinstance(args, list):
+        raise MalformedMessage("'args' must be a JSON array")
+    kwargs = data.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise MalformedMessage("'kwargs' must be a JSON object")
+    options = data.get("options", {})
+    if not isinstance(options, dict):
+        raise MalformedMessage("'options' must be a JSON object")
+    return Envelope(task, args, kwargs, options)
+
+
+# --------------------------------------------------------------------------- error messages
+
+_HINTS: list[tuple[type, str]] = [
+    (datetime.datetime, "pass an ISO 8601 string ({name}.isoformat()) or a timestamp instead"),
+    (datetime.date, "pass an ISO 8601 string ({name}.isoformat()) instead"),
+    (datetime.time, "pass an ISO 8601 string ({name}.isoformat()) instead"),
+    (datetime.timedelta, "pass a number of seconds ({name}.total_seconds()) instead"),
+    (decimal.Decimal, "pass str({name}) instead"),
+    (uuid.UUID, "pass str({name}) instead"),
+    ((set, frozenset), "pass a list instead"),  # type: ignore[list-item]
+    ((bytes, bytearray), "pass a str (decode or base64-encode it) instead"),  # type: ignore[list-item]
+]
+
+
+def _hint(value: Any, name: str) -> str:
+    try:
+        from django.db.models import Model, QuerySet
+
+        if isinstance(value, Model):
+            return f"pass its primary key ({name}.pk) and fetch the object inside the task"
+        if isinstance(value, QuerySet):
+            return "pass a list of primary keys and query inside the task"
+    except ImportError:  # pragma: no cover - Django is a dependency
+        pass
+    for types, hint in _HINTS:
+        if isinstance(value, types):
+            return hint.format(name=name)
+    if isinstance(value, float):
+        return "NaN and infinity are not valid JSON; pass None or a string"
+    return "pass plain JSON values (str, int, float, bool, None, lists and dicts with str keys)"
+
+
+def _find_bad_value(value: Any, path: str) -> tuple[str, Any] | None:
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _find_bad_value(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                return (f"{path} key {key!r}", key)
+            found = _find_bad_value(item, f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    return (path, value)
+
+
+def _explain_unserialisable(envelope: Envelope, exc: Exception) -> ArgumentsNotSerializable:
+    for root, value in (("args", envelope.args), ("kwargs", envelope.kwargs)):
+        found = _find_bad_value(value, root)
+        if found:
+            path, bad = found
+            return ArgumentsNotSerializable(
+                f"{path} is a {type(bad).__name__}, which cannot be sent as JSON: "
+                f"{_hint(bad, path)}. Nothing was published."
+            )
+    return ArgumentsNotSerializable(f"the task message cannot be sent as JSON ({exc}).")

@@ -1,0 +1,172 @@
+"""Result objects: ``.delay()`` returns an :class:`AsyncResult`, eager runs an :class:`EagerResult`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django_qstash import hooks
+from django_qstash.exceptions import ResultBackendNotConfigured, TaskTimeout
+
+PENDING = "PENDING"
+STARTED = "STARTED"
+RETRY = "RETRY"
+SUCCESS = "SUCCESS"
+FAILURE = "FAILURE"
+READY_STATES = frozenset({SUCCESS, FAILURE})
+
+
+class AsyncResult:
+    """A published task. ``id`` is the QStash message id.
+
+    ``status``, ``result``, ``get()``, ``ready()``, ``successful()`` and ``failed()`` read the
+    result store of the ``django_qstash.results`` app, and raise
+    :class:`ResultBackendNotConfigured` when it is not installed.
+    """
+
+    def __init__(self, id: str, task_name: str | None = None) -> None:  # noqa: A002
+        self.id = id
+        self.task_name = task_name
+
+    @property
+    def task_id(self) -> str:
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"<AsyncResult: {self.id}>"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AsyncResult):
+            return self.id == other.id
+        if isinstance(other, str):
+            return self.id == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def _stored(self) -> hooks.StoredResult | None:
+        store = hooks.get_result_store()
+        if store is None:
+            raise ResultBackendNotConfigured(
+                "task results are not stored: add 'django_qstash.results' to INSTALLED_APPS "
+                "(pip install django-qstash-results) and run "
+                "`python manage.py migrate django_qstash_results`."
+            )
+        return store.get(self.id)
+
+    @property
+    def status(self) -> str:
+        stored = self._stored()
+        return stored.status if stored else PENDING
+
+    state = status
+
+    @property
+    def result(self) -> Any:
+        stored = self._stored()
+        if stored is None:
+            return None
+        if stored.status == FAILURE:
+            return _rebuild_exception(stored)
+        return stored.result
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        stored = self._stored()
+        return stored.traceback if stored else None
+
+    def ready(self) -> bool:
+        return self.status in READY_STATES
+
+    def successful(self) -> bool:
+        return self.status == SUCCESS
+
+    def failed(self) -> bool:
+        return self.status == FAILURE
+
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Any:
+        """Wait for the outcome; re-raise the task's exception if ``propagate``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            stored = self._stored()
+            if stored is not None and stored.status in READY_STATES:
+                if stored.status == FAILURE:
+                    exc = _rebuild_exception(stored)
+                    if propagate:
+                        raise exc
+                    return exc
+                return stored.result
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TaskTimeout(f"task {self.id} did not finish within {timeout} seconds")
+            time.sleep(interval)
+
+    wait = get
+
+
+class TaskFailure(Exception):
+    """Stands for a stored exception whose class cannot be rebuilt."""
+
+
+def _rebuild_exception(stored: hooks.StoredResult) -> BaseException:
+    from django.utils.module_loading import import_string
+
+    message = stored.exception_message or ""
+    try:
+        cls = import_string(stored.exception_type or "")
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            return cls(message)
+    except Exception:  # noqa: S110 - any failure falls back to TaskFailure
+        pass
+    return TaskFailure(f"{stored.exception_type}: {message}")
+
+
+class EagerResult(AsyncResult):
+    """The outcome of a task run in this process (``apply()`` or DJANGO_QSTASH_ALWAYS_EAGER)."""
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002
+        task_name: str | None = None,
+        *,
+        status: str,
+        value: Any = None,
+        exception: BaseException | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        super().__init__(id, task_name)
+        self._status = status
+        self._value = value
+        self._exception = exception
+        self._traceback = traceback
+
+    def __repr__(self) -> str:
+        return f"<EagerResult: {self.id}>"
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    state = status
+
+    @property
+    def result(self) -> Any:
+        return self._exception if self._exception is not None else self._value
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        return self._traceback
+
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Any:
+        if self._exception is not None and propagate:
+            raise self._exception
+        return self.result
+
+    wait = get

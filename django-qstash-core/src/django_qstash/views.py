@@ -1,0 +1,184 @@
+"""The webhook QStash delivers to: verify, decode, dispatch, and answer so QStash does the right thing.
+
+Answers (every one with a small JSON body that says why):
+
+* 200: the task succeeded, was retried by republishing, or had already succeeded.
+* 500: the task raised and may succeed later (QStash retries).
+* 503: the result store could not be reached before running; nothing ran (QStash retries).
+* 409: another delivery of the same message is running now (QStash retries).
+* 489 + ``Upstash-NonRetryable-Error: true``: retrying cannot help (unknown task, malformed
+  message, unknown envelope version, arguments that do not fit the task).
+* 401: missing or invalid signature; 403: a replayed signature. Nothing runs.
+* 405 / 413 / 415: not a POST / body too large / not JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from django_qstash import envelope, hooks, runner, signing
+from django_qstash.conf import conf
+from django_qstash.exceptions import MalformedMessage, TaskNotRegistered
+from django_qstash.registry import registry
+
+logger = logging.getLogger("django_qstash")
+
+NON_RETRYABLE = 489
+
+
+def _answer(status: int, reason: str, **extra: Any) -> JsonResponse:
+    body: dict[str, Any] = {"status": reason}
+    body.update(extra)
+    response = JsonResponse(body, status=status, json_dumps_params={"default": repr})
+    if status == NON_RETRYABLE:
+        response["Upstash-NonRetryable-Error"] = "true"
+    return response
+
+
+def _refuse(reason: str, error: str) -> JsonResponse:
+    logger.warning("django-qstash refused a delivery: %s", error)
+    return _answer(NON_RETRYABLE, reason, error=error)
+
+
+def _header_int(request: HttpRequest, name: str) -> int:
+    try:
+        return max(0, int(request.headers.get(name, 0)))
+    except ValueError:
+        return 0
+
+
+@csrf_exempt
+def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
+    if request.method != "POST":
+        response = _answer(405, "method_not_allowed", error="the webhook accepts POST only")
+        response["Allow"] = "POST"
+        return response
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = conf.MAX_BODY_SIZE
+    if length > limit:
+        return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        return _answer(
+            415, "unsupported_media_type", error=f"expected application/json, got {content_type!r}"
+        )
+    body = request.body
+    if len(body) > limit:
+        return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
+
+    try:
+        claims = signing.verify(
+            request.headers.get("Upstash-Signature"),
+            body,
+            url=conf.webhook_url,
+            keys=(conf.QSTASH_CURRENT_SIGNING_KEY, conf.QSTASH_NEXT_SIGNING_KEY),
+            leeway=conf.CLOCK_TOLERANCE,
+        )
+    except signing.SignatureError as exc:
+        logger.warning("django-qstash rejected a delivery signature: %s", exc)
+        return _answer(401, "invalid_signature", error=str(exc))
+
+    try:
+        message = envelope.decode(body)
+        task = registry.get(message.task)
+    except MalformedMessage as exc:
+        return _refuse("malformed_message", str(exc))
+    except TaskNotRegistered as exc:
+        return _refuse("unknown_task", str(exc))
+    try:
+        task.bind_arguments(message.args, message.kwargs)
+    except TypeError as exc:
+        return _refuse("bad_arguments", str(exc))
+
+    delivery = hooks.Delivery(
+        message_id=request.headers.get("Upstash-Message-Id") or f"jti:{claims.get('jti')}",
+        task_name=task.name,
+        args=message.args,
+        kwargs=message.kwargs,
+        options=message.options,
+        retried=_header_int(request, "Upstash-Retried"),
+        max_retries=message.options.get("max_retries"),
+        schedule_id=request.headers.get("Upstash-Schedule-Id") or None,
+        signature_id=claims.get("jti"),
+        signature_expires=claims.get("exp"),
+    )
+    hooks.send_robust(hooks.task_received, task, delivery=delivery)
+    return _run(task, delivery)
+
+
+def _run(task: Any, delivery: hooks.Delivery) -> JsonResponse:
+    store = hooks.get_result_store()
+    if store is not None:
+        try:
+            decision = store.claim(delivery)
+        except Exception as exc:
+            # Nothing ran: QStash retries once the database is back.
+            logger.exception("django-qstash could not claim message %s", delivery.message_id)
+            response = _answer(503, "store_unavailable", error=f"{type(exc).__name__}: {exc}")
+            response["Retry-After"] = "5"
+            return response
+        if decision is hooks.ClaimDecision.ALREADY_SUCCEEDED:
+            return _answer(200, "duplicate", task_id=delivery.message_id)
+        if decision is hooks.ClaimDecision.REPLAYED:
+            logger.warning("django-qstash refused a replayed signature for %s", delivery.message_id)
+            return _answer(403, "replayed", error="this signed request was already received")
+        if decision is hooks.ClaimDecision.IN_PROGRESS:
+            return _answer(409, "in_progress", task_id=delivery.message_id)
+
+    outcome = runner.execute(task, delivery)
+
+    stored = True
+    if store is not None:
+        try:
+            _record(store, task, delivery, outcome)
+        except Exception:
+            # The task already ran: answering non-2xx would run it again. The outcome is kept in
+            # the log and in this answer (QStash keeps it in its logs and passes it to callbacks).
+            stored = False
+            logger.exception(
+                "django-qstash could not store the outcome of %s[%s]: %s %r",
+                task.name,
+                delivery.message_id,
+                outcome.status,
+                outcome.value if outcome.exception is None else outcome.exception,
+            )
+
+    if outcome.status == runner.SUCCESS:
+        return _answer(200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored)
+    if outcome.status == runner.RETRY:
+        return _answer(200, "retry", task_id=delivery.message_id, stored=stored)
+    exc = outcome.exception
+    return _answer(
+        500,
+        "failure",
+        task_id=delivery.message_id,
+        error=f"{type(exc).__name__}: {exc}",
+        final=delivery.is_final_attempt,
+        stored=stored,
+    )
+
+
+def _record(store: hooks.ResultStore, task: Any, delivery: hooks.Delivery, outcome: runner.Outcome) -> None:
+    if outcome.status == runner.SUCCESS:
+        if not task.ignore_result:
+            store.record_success(delivery, outcome.value, outcome.duration)
+        else:
+            store.record_success(delivery, None, outcome.duration)
+    elif outcome.status == runner.RETRY:
+        store.record_retry(delivery, outcome.exception, None)
+    else:
+        assert outcome.exception is not None
+        store.record_failure(
+            delivery,
+            outcome.exception,
+            outcome.traceback or "",
+            final=delivery.is_final_attempt,
+            duration=outcome.duration,
+        )

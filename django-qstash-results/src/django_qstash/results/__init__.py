@@ -1,0 +1,1 @@
+"""django-qstash-results: store task outcomes in the Django database."""

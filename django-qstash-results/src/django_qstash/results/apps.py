@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ResultsConfig(AppConfig):
+    name = "django_qstash.results"
+    label = "django_qstash_results"
+    verbose_name = "django-qstash results"
+    default_auto_field = "django.db.models.BigAutoField"

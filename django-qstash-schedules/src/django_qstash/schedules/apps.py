@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SchedulesConfig(AppConfig):
+    name = "django_qstash.schedules"
+    label = "django_qstash_schedules"
+    verbose_name = "django-qstash schedules"
+    default_auto_field = "django.db.models.BigAutoField"
