@@ -1,0 +1,75 @@
+"""A loopback HTTP server that records every request it receives and answers as told."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Recorder:
+    url: str
+    requests: list[RecordedRequest] = field(default_factory=list)
+    #: (status, json body, headers) answered to every request; change it in a test.
+    answer: tuple[int, Any, dict[str, str]] = (200, {"messageId": "msg_recorded"}, {})
+    event: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    recorder: Recorder
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.recorder.requests.append(
+            RecordedRequest(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+        )
+        status, payload, headers = self.recorder.answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.recorder.event.set()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A real HTTP server on 127.0.0.1 (a free port) that records requests."""
+    handler = type("Handler", (_Handler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    rec = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
+    handler.recorder = rec
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
