@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django_qstash import shared_task, stashed_task
-
 from example.models import TaskRun
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,9 @@ def hello_world_redux(name: str, age: int | None = None, activity: str | None = 
 
 
 @stashed_task
-def math_add_task(a: int, b: int, save_to_file: bool = False, *args: object, **kwargs: object) -> int:
+def math_add_task(
+    a: int, b: int, save_to_file: bool = False, *args: object, **kwargs: object
+) -> int:
     logger.info("Adding %s and %s", a, b)
     if save_to_file:
         with open("math-add-result.txt", "w") as f:

@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.recorder.requests.append(
-            RecordedRequest(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+            RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
         )
         status, payload, headers = self.recorder.answer
         data = json.dumps(payload).encode()

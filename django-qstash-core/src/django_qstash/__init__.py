@@ -8,12 +8,12 @@ from __future__ import annotations
 
 # django_qstash.results and django_qstash.schedules ship in their own distributions; in an
 # editable (workspace) install each lives in its own source directory, so the package path
-# must span them all.
+# must span them all. Extended in place so the module spec (used by tools) sees them too.
 from pkgutil import extend_path
 
-__path__ = extend_path(__path__, __name__)
+__path__[:] = extend_path(__path__, __name__)
 
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.10.0"
 __all__ = ["AsyncResult", "EagerResult", "Task", "shared_task", "stashed_task"]

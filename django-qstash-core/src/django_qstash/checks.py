@@ -31,7 +31,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
                 "the webhook cannot verify deliveries.",
-                hint="Copy both signing keys from the Upstash console (or the dev server's output).",
+                hint="Copy both signing keys from the Upstash console or the dev server output.",
                 id="django_qstash.E002",
             )
         )

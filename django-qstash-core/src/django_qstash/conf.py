@@ -19,27 +19,31 @@ class Settings:
     def _get(self, name: str, default: Any = None) -> Any:
         return getattr(settings, name, default)
 
+    def _str(self, name: str) -> str | None:
+        value = getattr(settings, name, None)
+        return str(value) if value else None
+
     @property
     def QSTASH_TOKEN(self) -> str | None:
-        return self._get("QSTASH_TOKEN")
+        return self._str("QSTASH_TOKEN")
 
     @property
     def QSTASH_CURRENT_SIGNING_KEY(self) -> str | None:
-        return self._get("QSTASH_CURRENT_SIGNING_KEY")
+        return self._str("QSTASH_CURRENT_SIGNING_KEY")
 
     @property
     def QSTASH_NEXT_SIGNING_KEY(self) -> str | None:
-        return self._get("QSTASH_NEXT_SIGNING_KEY")
+        return self._str("QSTASH_NEXT_SIGNING_KEY")
 
     @property
     def QSTASH_URL(self) -> str | None:
         """The QStash API base URL; ``None`` means the SDK's default (the Upstash cloud)."""
         # The original package set os.environ["QSTASH_URL"] from settings, so honour both.
-        return self._get("QSTASH_URL") or os.environ.get("QSTASH_URL") or None
+        return self._str("QSTASH_URL") or os.environ.get("QSTASH_URL") or None
 
     @property
     def DOMAIN(self) -> str | None:
-        return self._get("DJANGO_QSTASH_DOMAIN")
+        return self._str("DJANGO_QSTASH_DOMAIN")
 
     @property
     def WEBHOOK_PATH(self) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
-
-
 from django_qstash.options import check_decorator_options
 from django_qstash.registry import registry
 from django_qstash.task import Task
@@ -24,9 +22,7 @@ def shared_task(func: Callable[P, R], /) -> Task[P, R]: ...
 
 
 @overload
-def shared_task(
-    func: None = None, /, **options: Any
-) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def shared_task(func: None = None, /, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def shared_task(
@@ -44,8 +40,8 @@ def shared_task(
     def decorate(function: Callable[P, R]) -> Task[P, R]:
         if isinstance(function, Task):
             raise TypeError(f"{function.name} is already a task")
-        task_class: type[Task[P, R]] = options.pop("base", None) or Task
-        task = task_class(function, **options)
+        task_class: type[Task[Any, Any]] = options.pop("base", None) or Task
+        task: Task[P, R] = task_class(function, **options)
         registry.register(task)  # type: ignore[arg-type]
         return task
 

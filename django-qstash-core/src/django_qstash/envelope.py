@@ -140,7 +140,9 @@ def _find_bad_value(value: Any, path: str) -> tuple[str, Any] | None:
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
-        return None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
+        return (
+            None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
+        )
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             found = _find_bad_value(item, f"{path}[{index}]")

@@ -46,7 +46,7 @@ class ResultBackendNotConfigured(DjangoQStashError):
     """Result look-ups need the ``django_qstash.results`` app."""
 
 
-class Retry(DjangoQStashError):  # noqa: N818 - Celery's name
+class Retry(DjangoQStashError):
     """Raised by ``Task.retry()``: the task was republished and this delivery is done."""
 
     def __init__(self, message: str = "", *, exc: BaseException | None = None, when: Any = None):

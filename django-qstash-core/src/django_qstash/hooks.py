@@ -176,10 +176,18 @@ class ResultStore(Protocol):
     def record_success(self, delivery: Delivery, value: Any, duration: float) -> None: ...
 
     def record_failure(
-        self, delivery: Delivery, exc: BaseException, traceback: str, *, final: bool, duration: float
+        self,
+        delivery: Delivery,
+        exc: BaseException,
+        traceback: str,
+        *,
+        final: bool,
+        duration: float,
     ) -> None: ...
 
-    def record_retry(self, delivery: Delivery, exc: BaseException | None, countdown: float | None) -> None: ...
+    def record_retry(
+        self, delivery: Delivery, exc: BaseException | None, countdown: float | None
+    ) -> None: ...
 
     def record_published(
         self, task_id: str, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]

@@ -13,6 +13,7 @@ from django_qstash.exceptions import PublishError
 
 if TYPE_CHECKING:
     from qstash import QStash
+    from qstash.message import FlowControl
 
 _lock = threading.Lock()
 _client: QStash | None = None
@@ -36,10 +37,14 @@ def get_client() -> QStash:
                 )
             from qstash import QStash
 
-            retry: Any = False if retries <= 0 else {
-                "retries": retries,
-                "backoff": lambda attempt: 50 * 2**attempt,
-            }
+            retry: Any = (
+                False
+                if retries <= 0
+                else {
+                    "retries": retries,
+                    "backoff": lambda attempt: 50 * 2**attempt,
+                }
+            )
             _client = QStash(token, retry=retry, base_url=base_url)
             _client_key = key
         return _client
@@ -69,7 +74,7 @@ def publish(
     headers: Mapping[str, str] | None = None,
     queue: str | None = None,
     label: str | None = None,
-    flow_control: Mapping[str, Any] | None = None,
+    flow_control: FlowControl | None = None,
 ) -> str:
     """Publish one JSON body to the webhook and return its QStash message id.
 
@@ -92,6 +97,7 @@ def publish(
         "label": label,
     }
     try:
+        response: Any
         if queue is None:
             response = client.message.publish(
                 delay=delay, not_before=not_before, flow_control=flow_control, **common
@@ -110,7 +116,7 @@ def _enqueue_with_delay(
     queue: str,
     delay: int | str | None,
     not_before: int | None,
-    flow_control: Mapping[str, Any] | None,
+    flow_control: FlowControl | None,
     common: dict[str, Any],
 ) -> Any:
     # The Python SDK's enqueue() drops delay/not-before/flow control, although the API (and the

@@ -1,4 +1,6 @@
-"""Result objects: ``.delay()`` returns an :class:`AsyncResult`, eager runs an :class:`EagerResult`."""
+"""Result objects: ``.delay()`` returns an :class:`AsyncResult`; eager runs give an
+:class:`EagerResult`.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ class AsyncResult:
     :class:`ResultBackendNotConfigured` when it is not installed.
     """
 
-    def __init__(self, id: str, task_name: str | None = None) -> None:  # noqa: A002
+    def __init__(self, id: str, task_name: str | None = None) -> None:
         self.id = id
         self.task_name = task_name
 
@@ -90,7 +92,9 @@ class AsyncResult:
     def failed(self) -> bool:
         return self.status == FAILURE
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Any:
+    def get(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> Any:
         """Wait for the outcome; re-raise the task's exception if ``propagate``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -121,7 +125,7 @@ def _rebuild_exception(stored: hooks.StoredResult) -> BaseException:
         cls = import_string(stored.exception_type or "")
         if isinstance(cls, type) and issubclass(cls, BaseException):
             return cls(message)
-    except Exception:  # noqa: S110 - any failure falls back to TaskFailure
+    except Exception:
         pass
     return TaskFailure(f"{stored.exception_type}: {message}")
 
@@ -131,7 +135,7 @@ class EagerResult(AsyncResult):
 
     def __init__(
         self,
-        id: str,  # noqa: A002
+        id: str,
         task_name: str | None = None,
         *,
         status: str,
@@ -164,7 +168,9 @@ class EagerResult(AsyncResult):
     def traceback(self) -> str | None:
         return self._traceback
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5) -> Any:
+    def get(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> Any:
         if self._exception is not None and propagate:
             raise self._exception
         return self.result

@@ -58,14 +58,18 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
     try:
         value = task._invoke(delivery.args, delivery.kwargs)
     except Retry as retry:
-        outcome = Outcome(RETRY, exception=retry.exc or retry, duration=time.perf_counter() - started)
+        outcome = Outcome(
+            RETRY, exception=retry.exc or retry, duration=time.perf_counter() - started
+        )
         outcome.republished = True
         hooks.send_robust(
             hooks.task_retried, task, delivery=delivery, exception=retry.exc, countdown=retry.when
         )
     except Exception as exc:
         tb = traceback_module.format_exc()
-        outcome = Outcome(FAILURE, exception=exc, traceback=tb, duration=time.perf_counter() - started)
+        outcome = Outcome(
+            FAILURE, exception=exc, traceback=tb, duration=time.perf_counter() - started
+        )
         final = delivery.is_final_attempt
         if not delivery.is_eager:
             logger.error(

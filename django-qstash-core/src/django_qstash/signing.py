@@ -80,9 +80,7 @@ def _number(claims: dict[str, Any], name: str) -> float:
     return float(value)
 
 
-def _check_claims(
-    claims: dict[str, Any], body: bytes, url: str, leeway: float, now: float
-) -> None:
+def _check_claims(claims: dict[str, Any], body: bytes, url: str, leeway: float, now: float) -> None:
     for name in ("iss", "sub", "exp", "nbf"):
         if name not in claims:
             raise SignatureError(f"the signature has no {name!r} claim")
@@ -105,4 +103,3 @@ def _check_claims(
         raise SignatureError("the signature has no 'body' claim")
     if not hmac.compare_digest(claimed.rstrip("="), body_hash(body)):
         raise SignatureError("the body does not match the signature (it was changed or truncated)")
-

@@ -10,8 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-
-
 from django_qstash import envelope
 from django_qstash.conf import conf
 from django_qstash.options import CALL_OPTIONS, PUBLISH_OPTIONS, delay_seconds, duration
@@ -50,7 +48,9 @@ _current_request: contextvars.ContextVar[TaskRequest | None] = contextvars.Conte
 class Task(Generic[P, R]):
     """A registered function that can run inline, eagerly, or through QStash."""
 
-    def __init__(self, func: Callable[..., Any], *, name: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, func: Callable[..., Any], *, name: str | None = None, **options: Any
+    ) -> None:
         self.run = func
         self.name: str = name or f"{func.__module__}.{func.__qualname__}"
         self.qualified_path = f"{func.__module__}.{func.__qualname__}"
@@ -65,7 +65,7 @@ class Task(Generic[P, R]):
         self.signature = signature
         self.max_retries: int | None = options.get("max_retries")
         self.ignore_result: bool = bool(options.get("ignore_result", False))
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
@@ -77,10 +77,12 @@ class Task(Generic[P, R]):
         if self.bind:
             token = _current_request.set(_current_request.get() or TaskRequest(task=self.name))
             try:
-                return self._invoke(list(args), dict(kwargs))
+                result: R = self._invoke(list(args), dict(kwargs))
             finally:
                 _current_request.reset(token)
-        return self._invoke(list(args), dict(kwargs))
+            return result
+        value: R = self._invoke(list(args), dict(kwargs))
+        return value
 
     def _invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         call_args = [self, *args] if self.bind else args
@@ -152,7 +154,9 @@ class Task(Generic[P, R]):
         """The message body and the publisher's keyword arguments for one call."""
         merged = {k: v for k, v in self.options.items() if k in PUBLISH_OPTIONS}
         merged.update((k, v) for k, v in options.items() if k in PUBLISH_OPTIONS)
-        if "timeout" not in merged and (self.options.get("time_limit") or options.get("time_limit")):
+        if "timeout" not in merged and (
+            self.options.get("time_limit") or options.get("time_limit")
+        ):
             merged["timeout"] = options.get("time_limit") or self.options["time_limit"]
         if merged.get("timeout") is not None:
             merged["timeout"] = duration(merged["timeout"])

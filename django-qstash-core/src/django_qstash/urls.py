@@ -1,4 +1,7 @@
-"""Include at DJANGO_QSTASH_WEBHOOK_PATH: ``path("qstash/webhook/", include("django_qstash.urls"))``."""
+"""The webhook route. Include it at DJANGO_QSTASH_WEBHOOK_PATH::
+
+    path("qstash/webhook/", include("django_qstash.urls"))
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The webhook QStash delivers to: verify, decode, dispatch, and answer so QStash does the right thing.
+"""The webhook QStash delivers to: verify, decode, dispatch, and answer so QStash does the right
+thing.
 
 Answers (every one with a small JSON body that says why):
 
@@ -151,21 +152,25 @@ def _run(task: Any, delivery: hooks.Delivery) -> JsonResponse:
             )
 
     if outcome.status == runner.SUCCESS:
-        return _answer(200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored)
+        return _answer(
+            200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored
+        )
     if outcome.status == runner.RETRY:
         return _answer(200, "retry", task_id=delivery.message_id, stored=stored)
-    exc = outcome.exception
+    error = outcome.exception
     return _answer(
         500,
         "failure",
         task_id=delivery.message_id,
-        error=f"{type(exc).__name__}: {exc}",
+        error=f"{type(error).__name__}: {error}",
         final=delivery.is_final_attempt,
         stored=stored,
     )
 
 
-def _record(store: hooks.ResultStore, task: Any, delivery: hooks.Delivery, outcome: runner.Outcome) -> None:
+def _record(
+    store: hooks.ResultStore, task: Any, delivery: hooks.Delivery, outcome: runner.Outcome
+) -> None:
     if outcome.status == runner.SUCCESS:
         if not task.ignore_result:
             store.record_success(delivery, outcome.value, outcome.duration)

@@ -25,4 +25,4 @@ def discover_tasks(paths_only: bool = False) -> list[str] | list[tuple[str, str]
     autodiscover()
     if paths_only:
         return list(registry)
-    return [(name, f"{task.__name__} ({name})") for name, task in registry.items()]
+    return [(name, f"{task.run.__name__} ({name})") for name, task in registry.items()]

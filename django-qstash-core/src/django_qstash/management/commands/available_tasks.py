@@ -17,11 +17,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         autodiscover()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": name,
-                "module": task.__module__,
-                "function": task.__qualname__,
+                "module": task.run.__module__,
+                "function": task.run.__qualname__,
                 "options": {k: repr(v) if not _is_json(v) else v for k, v in task.options.items()},
                 "bind": task.bind,
                 "is_async": task.is_async,
@@ -37,7 +37,9 @@ class Command(BaseCommand):
         width = max(len(row["name"]) for row in rows)
         for row in rows:
             opts = ", ".join(f"{k}={v}" for k, v in row["options"].items())
-            self.stdout.write(f"{row['name']:<{width}}  {row['module']}" + (f"  [{opts}]" if opts else ""))
+            self.stdout.write(
+                f"{row['name']:<{width}}  {row['module']}" + (f"  [{opts}]" if opts else "")
+            )
         self.stdout.write(f"{len(rows)} task{'s' if len(rows) != 1 else ''}.")
 
 

@@ -1,0 +1,50 @@
+# The commands the README names. Works with only python3 and make: uv is installed if missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Make every pyenv-installed interpreter the matrix needs visible (a no-op without pyenv).
+PYENV_VERSIONS := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[0-3])\.[0-9]+$$' | sort -t. -k2,2nr | tr '\n' ':' | sed 's/:$$//')
+ifneq ($(PYENV_VERSIONS),)
+export PYENV_VERSION := $(PYENV_VERSIONS)
+endif
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONDONTWRITEBYTECODE := 1
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help uv sync test test-fast test-postgres lint demo run bench clean
+
+help:
+	@echo "make demo         run the whole loop end to end (dev server + sample project)"
+	@echo "make test         the full test matrix, PostgreSQL tests, packaging and lint (what CI runs)"
+	@echo "make test-fast    the suite once, in the workspace environment"
+	@echo "make run          start the dev server and the sample project and leave them running"
+	@echo "make bench        the benchmarks (ratios against baselines measured in the same run)"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+sync: uv
+	@$(UV) sync --quiet
+
+test: sync
+	$(UV) run nox --sessions tests tests-postgres packaging
+	$(MAKE) lint
+
+test-fast: sync
+	$(UV) run pytest
+
+test-postgres: sync
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(UV) run pytest -m postgres
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy django-qstash-core/src django-qstash-results/src django-qstash-schedules/src
+	$(UV) run python -c 'import django_qstash; from importlinter.cli import lint_imports_command; lint_imports_command()'
+
+bench: sync
+	$(UV) run python -m benchmarks
+
+clean:
+	rm -rf .nox dist .mypy_cache .ruff_cache .import_linter_cache
