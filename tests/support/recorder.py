@@ -18,6 +18,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: The client's (host, port): one port for many requests means one kept-alive connection.
+    client: tuple[str, int] = ("", 0)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -34,12 +36,16 @@ class Recorder:
 
 class _Handler(BaseHTTPRequestHandler):
     recorder: Recorder
+    protocol_version = "HTTP/1.1"  # keep-alive, as QStash's API
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.recorder.requests.append(
-            RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
+            RecordedRequest(
+                self.command, self.path, dict(self.headers.items()), body, self.client_address
+            )
         )
         status, payload, headers = self.recorder.answer
         data = json.dumps(payload).encode()
@@ -66,7 +72,7 @@ def recorder() -> Iterator[Recorder]:
     server.daemon_threads = True
     rec = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
     handler.recorder = rec
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield rec

@@ -23,6 +23,7 @@ def body_claim(body: bytes) -> str:
 def make_token(
     body: bytes,
     url: str,
+    /,
     *,
     key: str = CURRENT_KEY,
     now: float | None = None,
