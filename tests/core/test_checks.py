@@ -73,6 +73,7 @@ def test_a_path_routed_to_another_view_is_e006():
     assert ids(check_webhook_route()) == ["django_qstash.E006"]
 
 
+@pytest.mark.django_db
 @override_settings(QSTASH_TOKEN=None, DJANGO_QSTASH_WEBHOOK_PATH="/nowhere/")
 def test_manage_py_check_shows_them():
     with pytest.raises(SystemCheckError) as info:
