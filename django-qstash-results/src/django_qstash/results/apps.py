@@ -8,3 +8,9 @@ class ResultsConfig(AppConfig):
     label = "django_qstash_results"
     verbose_name = "django-qstash results"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_qstash import hooks
+        from django_qstash.results.store import DatabaseResultStore
+
+        hooks.register_result_store(DatabaseResultStore())

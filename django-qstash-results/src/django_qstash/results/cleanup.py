@@ -1,0 +1,98 @@
+"""Delete stale task results (and expired replay-protection entries) in bounded batches.
+
+Shared by the ``clear_stale_results`` command and the ``clear_stale_results_task`` task. Each
+batch is one ``DELETE ... WHERE pk IN (SELECT pk ... LIMIT n)`` statement in its own
+transaction, so memory stays flat whatever the table size, locks are short, and an interrupted
+run keeps what it deleted.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db import connections, models, router
+from django.utils import timezone
+
+from django_qstash.results.conf import conf
+from django_qstash.results.models import SeenSignature, TaskResult
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    since: int
+    cutoff: datetime.datetime
+    #: Task results deleted (or, in a dry run, that would be).
+    results: int
+    #: Expired seen-signature entries deleted (or that would be).
+    signatures: int
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "since": self.since,
+            "cutoff": self.cutoff.isoformat(),
+            "results": self.results,
+            "signatures": self.signatures,
+            "dry_run": self.dry_run,
+        }
+
+
+def stale_querysets(cutoff: datetime.datetime, using: str) -> list[models.QuerySet[TaskResult]]:
+    """Results finished before ``cutoff``, and results never finished, created before it."""
+    rows = TaskResult.objects.using(using)
+    return [
+        rows.filter(date_done__lt=cutoff),
+        # PENDING rows, and STARTED rows whose run died, have no date_done.
+        rows.filter(date_done__isnull=True, date_created__lt=cutoff),
+    ]
+
+
+def clear_stale_results(
+    since: int | None = None,
+    *,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    now: datetime.datetime | None = None,
+) -> CleanupReport:
+    """Delete results older than ``since`` seconds (default ``DJANGO_QSTASH_RESULT_TTL``)."""
+    since = conf.RESULT_TTL if since is None else int(since)
+    if since < 0:
+        raise ValueError(f"since must be a number of seconds >= 0, not {since}")
+    batch_size = conf.DELETE_BATCH_SIZE if batch_size is None else int(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=since)
+    using = router.db_for_write(TaskResult)
+    signatures = SeenSignature.objects.using(using).filter(expires_at__lt=now)
+
+    if dry_run:
+        results = sum(qs.count() for qs in stale_querysets(cutoff, using))
+        return CleanupReport(since, cutoff, results, signatures.count(), dry_run=True)
+
+    results = sum(delete_in_batches(qs, batch_size) for qs in stale_querysets(cutoff, using))
+    expired = delete_in_batches(signatures, batch_size)
+    return CleanupReport(since, cutoff, results, expired)
+
+
+def delete_in_batches(queryset: models.QuerySet[models.Model], batch_size: int) -> int:
+    """Delete every row of ``queryset``, ``batch_size`` rows per statement; return the count."""
+    using = queryset.db
+    model = queryset.model
+    manager = model._default_manager.using(using)
+    pks = queryset.order_by().values("pk")
+    sliced_subqueries = connections[using].features.allow_sliced_subqueries_with_in
+    total = 0
+    while True:
+        if sliced_subqueries:
+            deleted, _ = manager.filter(pk__in=pks[:batch_size]).delete()
+        else:  # MySQL cannot LIMIT a subquery used with IN: fetch one batch of keys
+            batch = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                break
+            deleted, _ = manager.filter(pk__in=batch).delete()
+        total += deleted
+        if deleted < batch_size:
+            break
+    return total

@@ -1,0 +1,91 @@
+"""What the results app stores: one :class:`TaskResult` per QStash message, and the signatures
+already seen (:class:`SeenSignature`), so a replayed request never runs a task again.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+
+class TaskResult(models.Model):
+    """The outcome of one QStash message, updated on each delivery attempt."""
+
+    task_id = models.CharField(
+        "task id", max_length=255, unique=True, help_text="The QStash message id."
+    )
+    task_name = models.CharField("task name", max_length=255)
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The return value as JSON, or its repr when it is not JSON (see result_is_repr).",
+    )
+    result_is_repr = models.BooleanField(
+        "result is a repr",
+        default=False,
+        help_text="The return value was not JSON-serialisable; result holds its repr().",
+    )
+    exception_type = models.CharField(
+        max_length=255, blank=True, default="", help_text="Dotted path of the exception class."
+    )
+    exception_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempt number of the latest delivery (Upstash-Retried + 1)."
+    )
+    republished = models.BooleanField(
+        default=False,
+        help_text="The task called retry(): a new message carries the next attempt.",
+    )
+    schedule_id = models.CharField(
+        "schedule id", max_length=255, blank=True, default="", help_text="Upstash-Schedule-Id."
+    )
+    date_created = models.DateTimeField("created", default=timezone.now)
+    date_started = models.DateTimeField("started", null=True, blank=True)
+    date_done = models.DateTimeField("done", null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Run time in seconds.")
+
+    class Meta:
+        verbose_name = "task result"
+        verbose_name_plural = "task results"
+        ordering = ["-date_created"]
+        # Named explicitly so that the names are stable (Django ticket #33483).
+        indexes = [
+            models.Index(fields=["status"], name="dqr_taskresult_status_idx"),
+            models.Index(fields=["task_name"], name="dqr_taskresult_name_idx"),
+            models.Index(fields=["date_created"], name="dqr_taskresult_created_idx"),
+            models.Index(fields=["date_done"], name="dqr_taskresult_done_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"<Task: {self.task_id} ({self.status})>"
+
+    @property
+    def ready(self) -> bool:
+        return self.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
+
+
+class SeenSignature(models.Model):
+    """A signature (``jti``) already received; kept until the token expires."""
+
+    jti = models.CharField(max_length=255, primary_key=True)
+    task_id = models.CharField("task id", max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "seen signature"
+        verbose_name_plural = "seen signatures"
+
+    def __str__(self) -> str:
+        return f"{self.jti} (expires {self.expires_at:%Y-%m-%d %H:%M:%S})"
