@@ -1,4 +1,9 @@
-"""Settings, read lazily on every access so that ``override_settings`` works."""
+"""Settings, read lazily through one ``conf`` object.
+
+Values are read from ``django.conf.settings`` on first use and remembered until a
+``setting_changed`` signal (sent by ``override_settings``) says otherwise: the webhook reads
+several settings per delivery, and each read through Django's lazy settings object is costly.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULT_WEBHOOK_PATH = "/qstash/webhook/"
 DEFAULT_RESULT_TTL = 604_800  # 7 days
@@ -13,14 +19,26 @@ DEFAULT_MAX_BODY_SIZE = 1_048_576  # 1 MiB
 DEFAULT_CLOCK_TOLERANCE = 5  # seconds
 
 
+_MISSING = object()
+
+
 class Settings:
     """Every setting django-qstash reads, with its default."""
 
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def clear_cache(self, **kwargs: Any) -> None:
+        self._cache.clear()
+
     def _get(self, name: str, default: Any = None) -> Any:
-        return getattr(settings, name, default)
+        value = self._cache.get(name, _MISSING)
+        if value is _MISSING:
+            value = self._cache[name] = getattr(settings, name, default)
+        return value
 
     def _str(self, name: str) -> str | None:
-        value = getattr(settings, name, None)
+        value = self._get(name)
         return str(value) if value else None
 
     @property
@@ -81,6 +99,12 @@ class Settings:
     @property
     def webhook_url(self) -> str:
         """The absolute URL QStash delivers to, built from settings, never from a request."""
+        url: str | None = self._cache.get("webhook_url")
+        if url is None:
+            url = self._cache["webhook_url"] = self._build_webhook_url()
+        return url
+
+    def _build_webhook_url(self) -> str:
         domain = (self.DOMAIN or "").strip().rstrip("/")
         if not domain:
             from django.core.exceptions import ImproperlyConfigured
@@ -100,3 +124,4 @@ class Settings:
 
 
 conf = Settings()
+setting_changed.connect(conf.clear_cache, dispatch_uid="django_qstash.conf.clear_cache")
