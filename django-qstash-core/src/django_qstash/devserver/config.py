@@ -1,0 +1,34 @@
+"""The dev server's settings, from the command line (``python -m django_qstash.devserver``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django_qstash.devserver.credentials import DEFAULT_HOST, DEFAULT_PORT
+
+DEFAULT_DB = ".qstash-dev.db"
+#: ``--fast-retries`` multiplies every retry wait (backoff, Retry-After, retry-delay) by this.
+FAST_RETRY_SCALE = 0.001
+#: Seconds an attempt may take when the message sets no ``Upstash-Timeout`` (Free plan's 15 min).
+DEFAULT_TIMEOUT = 900.0
+#: How long a deduplication id (or content hash) is remembered (QStash docs: 10 minutes).
+DEDUP_WINDOW_MS = 10 * 60 * 1000
+
+
+@dataclass
+class DevServerConfig:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    #: SQLite file; ":memory:" keeps nothing across restarts (like the official server).
+    db: str = DEFAULT_DB
+    #: ``None``: user 1's public dev token.
+    token: str | None = None
+    #: ``None``: the keys stored in the database, else user 1's public dev keys.
+    current_signing_key: str | None = None
+    next_signing_key: str | None = None
+    retry_scale: float = 1.0
+    #: Dev only: seconds one cron minute lasts (``None``: real time).
+    cron_tick: float | None = None
+    max_in_flight: int = 64
+    default_timeout: float = DEFAULT_TIMEOUT
+    quiet: bool = False

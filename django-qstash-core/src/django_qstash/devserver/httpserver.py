@@ -1,0 +1,86 @@
+"""HTTP transport for the API: a threading ``http.server`` speaking keep-alive HTTP/1.1.
+
+``self.path`` of ``BaseHTTPRequestHandler`` is the raw request target, which is what publish
+needs: the destination is spliced into the path unencoded (§2.1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from django_qstash.devserver.api import Api, Request, Response
+from django_qstash.devserver.options import Headers
+
+logger = logging.getLogger("django_qstash.devserver")
+
+MAX_REQUEST_BODY = 10 * 1024 * 1024
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], api: Api, *, verbose: bool = False) -> None:
+        self.api = api
+        self.verbose = verbose
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "QStashDev"
+    server: ApiServer
+
+    def _handle(self) -> None:
+        target = self.path
+        if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://")):
+            # Absolute-form target (sent through a proxy): keep only path and query.
+            parts = urllib.parse.urlsplit(target)
+            target = parts.path + ("?" + parts.query if parts.query else "")
+        path, _, query = target.partition("?")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_REQUEST_BODY:
+            self._send(Response(413 if length > 0 else 400, {"error": "bad Content-Length"}))
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        request = Request(
+            method=self.command,
+            path=path,
+            query=query,
+            headers=Headers(self.headers.items()),
+            body=body,
+            client_ip=self.client_address[0],
+        )
+        try:
+            response = self.server.api.handle(request)
+        except Exception as exc:
+            logger.exception("qstash dev server: %s %s failed", self.command, path)
+            response = Response(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        data = b"" if response.payload is None else json.dumps(response.payload).encode()
+        self.send_response(response.status)
+        if response.payload is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            logger.info("%s %s", self.address_string(), format % args)
