@@ -16,6 +16,70 @@ from django_qstash.devserver.config import DEFAULT_DB, FAST_RETRY_SCALE, DevServ
 from django_qstash.devserver.credentials import DEFAULT_HOST, DEFAULT_PORT, DEV_USERS
 
 
+def add_arguments(parser: argparse.ArgumentParser, *, suppress_defaults: bool = False) -> None:
+    """Add the dev server's flags (``suppress_defaults``: only flags given appear in the result)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    parser.add_argument(
+        "--host", default=default(DEFAULT_HOST), help=f"interface (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default(int(os.environ.get("QSTASH_DEV_PORT") or DEFAULT_PORT)),
+        help=f"port (default $QSTASH_DEV_PORT or {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--db",
+        default=default(DEFAULT_DB),
+        help=f"SQLite file for messages, schedules, DLQ and logs (default {DEFAULT_DB} in the "
+        "current directory; ':memory:' keeps nothing)",
+    )
+    parser.add_argument(
+        "--fast-retries",
+        action="store_true",
+        default=default(False),
+        help=f"dev/tests: scale every retry wait (backoff, Retry-After, Upstash-Retry-Delay) by "
+        f"{FAST_RETRY_SCALE:g}; publish delays and countdowns are unchanged",
+    )
+    parser.add_argument(
+        "--retry-scale",
+        type=float,
+        default=default(None),
+        help="scale retry waits by this factor (overrides --fast-retries)",
+    )
+    parser.add_argument(
+        "--cron-tick",
+        type=float,
+        default=default(None),
+        metavar="SECONDS",
+        help="dev/tests: one cron minute lasts SECONDS (e.g. 2 makes '* * * * *' fire every 2s)",
+    )
+    parser.add_argument(
+        "--user",
+        type=int,
+        choices=range(1, len(DEV_USERS) + 1),
+        default=default(1),
+        help="which of the official dev server's public test users to impersonate (default 1)",
+    )
+    parser.add_argument(
+        "--token", default=default(None), help="accept this QSTASH_TOKEN instead of the user's"
+    )
+    parser.add_argument("--current-signing-key", default=default(None), help="sign with this key")
+    parser.add_argument("--next-signing-key", default=default(None), help="the next signing key")
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=default(64),
+        help="deliveries running at once (default 64)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", default=default(False), help="log failures only"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m django_qstash.devserver",
@@ -24,50 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
             "signed requests to your (loopback) endpoints, and it keeps its state in SQLite."
         ),
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="interface (default %(default)s)")
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("QSTASH_DEV_PORT") or DEFAULT_PORT),
-        help="port (default $QSTASH_DEV_PORT or %(default)s; 0 picks a free one)",
-    )
-    parser.add_argument(
-        "--db",
-        default=DEFAULT_DB,
-        help="SQLite file for messages, schedules, DLQ and logs (default %(default)s in the "
-        "current directory; ':memory:' keeps nothing)",
-    )
-    parser.add_argument(
-        "--fast-retries",
-        action="store_true",
-        help=f"dev/tests: scale every retry wait (backoff, Retry-After, Upstash-Retry-Delay) by "
-        f"{FAST_RETRY_SCALE:g}; publish delays and countdowns are unchanged",
-    )
-    parser.add_argument(
-        "--retry-scale", type=float, default=None, help="scale retry waits by this factor"
-    )
-    parser.add_argument(
-        "--cron-tick",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="dev/tests: one cron minute lasts SECONDS (e.g. 2 makes '* * * * *' fire every 2s)",
-    )
-    parser.add_argument(
-        "--user",
-        type=int,
-        choices=range(1, len(DEV_USERS) + 1),
-        default=1,
-        help="which of the official dev server's public test users to impersonate (default 1)",
-    )
-    parser.add_argument("--token", help="accept this QSTASH_TOKEN instead of the dev user's")
-    parser.add_argument("--current-signing-key", help="sign with this key")
-    parser.add_argument("--next-signing-key", help="the next signing key")
-    parser.add_argument(
-        "--max-in-flight", type=int, default=64, help="deliveries running at once (default 64)"
-    )
-    parser.add_argument("--quiet", action="store_true", help="log failures only")
+    add_arguments(parser)
     return parser
+
+
+#: The option names (``argparse`` dests) the dev server defines.
+OPTION_NAMES = frozenset(vars(build_parser().parse_args([])))
 
 
 def config_from_args(args: argparse.Namespace) -> DevServerConfig:
