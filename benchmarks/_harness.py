@@ -1,0 +1,40 @@
+"""Side-by-side timing: candidates are run interleaved, round after round, in one process, and
+compared as ratios of medians against a baseline measured in the same run (the machine is shared
+and noisy, so absolute times mean little)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def per_call_seconds(func: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        func()
+    return (time.perf_counter() - start) / calls
+
+
+def compare(
+    candidates: dict[str, Callable[[], object]], *, calls: int, rounds: int, warmup: int = 200
+) -> dict[str, float]:
+    """Median seconds per call of each candidate over interleaved rounds."""
+    for func in candidates.values():
+        for _ in range(warmup):
+            func()
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, func in candidates.items():
+            samples[name].append(per_call_seconds(func, calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def table(title: str, medians: dict[str, float], baseline: str, unit: str = "µs") -> str:
+    scale = 1e6 if unit == "µs" else 1e3
+    base = medians[baseline]
+    width = max(len(name) for name in medians)
+    lines = [title, f"  {'':<{width}}  {unit:>9}  {'ratio':>7}"]
+    for name, value in medians.items():
+        lines.append(f"  {name:<{width}}  {value * scale:9.1f}  {value / base:6.2f}x")
+    return "\n".join(lines)

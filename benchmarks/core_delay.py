@@ -1,0 +1,57 @@
+"""`.delay()` against a raw keep-alive httpx POST of the same body to the same loopback server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from benchmarks._harness import compare, table
+
+
+def main(calls: int = 1000, rounds: int = 7) -> str:
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._qstash_stub"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert stub.stdout is not None
+        base_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+        import django
+        from django.conf import settings
+
+        django.setup()
+        settings.QSTASH_URL = base_url
+        import httpx
+
+        import benchmarks.urls  # noqa: F401  (registers the task)
+        from django_qstash import hooks
+        from django_qstash.registry import registry
+
+        task = registry.get("benchmarks.noop")
+        body = hooks.build_message("benchmarks.noop", [1])
+        raw = httpx.Client()
+        url = f"{base_url}/v2/publish/{hooks.webhook_url()}"
+        headers = {"Authorization": "Bearer benchmark-token", "Content-Type": "application/json"}
+
+        def raw_post() -> object:
+            return raw.post(url, content=body, headers=headers).json()
+
+        def delay() -> object:
+            return task.delay(1)
+
+        # Each candidate keeps its own single connection: count them over one batch of calls.
+        before = int(raw.get(f"{base_url}/connections").text)
+        for _ in range(calls):
+            delay()
+        after = int(raw.get(f"{base_url}/connections").text)
+        medians = compare({"raw httpx POST": raw_post, ".delay()": delay}, calls=calls, rounds=rounds)
+        note = f"  ({calls} .delay() calls opened {after - before} new TCP connection(s))"
+        return table("Publishing one message (per call)", medians, "raw httpx POST") + "\n" + note
+    finally:
+        stub.terminate()
+        stub.wait()
+
+
+if __name__ == "__main__":
+    print(main())

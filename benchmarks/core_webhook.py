@@ -1,0 +1,66 @@
+"""Webhook delivery of a trivial task against a bare JSON view, in-process WSGI, no sockets."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from benchmarks._harness import compare, table
+
+
+def main(calls: int = 2000, rounds: int = 9) -> str:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from django_qstash import hooks
+    from tests.support.signing import make_token
+
+    handler = WSGIHandler()
+    body = hooks.build_message("benchmarks.noop", [1])
+    token = make_token(body, hooks.webhook_url())
+
+    def environ(path: str, signed: bool) -> dict[str, object]:
+        env: dict[str, object] = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "HTTP_UPSTASH_MESSAGE_ID": "msg_bench",
+            "HTTP_UPSTASH_RETRIED": "0",
+        }
+        if signed:
+            env["HTTP_UPSTASH_SIGNATURE"] = token
+        return env
+
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        statuses.append(status)
+
+    def request(path: str, signed: bool):
+        base = environ(path, signed)
+
+        def call() -> object:
+            env = dict(base)
+            env["wsgi.input"] = io.BytesIO(body)
+            return b"".join(handler(env, start_response))
+
+        return call
+
+    bare, webhook = request("/bare/", False), request("/qstash/webhook/", True)
+    assert b'"success"' in bare() and b'"success"' in webhook(), "both must answer 200 success"
+    medians = compare({"bare JSON view": bare, "django-qstash webhook": webhook}, calls=calls, rounds=rounds)
+    assert all(status.startswith("200") for status in statuses)
+    return table("Webhook delivery of a trivial task (per request)", medians, "bare JSON view")
+
+
+if __name__ == "__main__":
+    print(main())
