@@ -1,0 +1,102 @@
+"""Helpers for the results app's tests: signed deliveries through the test client or over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+
+from django_qstash import hooks
+from tests.support.recorder import Recorder
+from tests.support.signing import make_token
+
+WEBHOOK_PATH = "/qstash/webhook/"
+
+
+def body_for(task_name: str, *args: Any, **kwargs: Any) -> bytes:
+    return hooks.build_message(task_name, args, kwargs)
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def signed_headers(
+    body: bytes,
+    *,
+    message_id: str,
+    retried: int = 0,
+    token: str | None = None,
+    schedule_id: str | None = None,
+) -> dict[str, str]:
+    headers = {
+        "Upstash-Signature": token or make_token(body, hooks.webhook_url()),
+        "Upstash-Message-Id": message_id,
+        "Upstash-Retried": str(retried),
+    }
+    if schedule_id:
+        headers["Upstash-Schedule-Id"] = schedule_id
+    return headers
+
+
+@dataclass
+class Deliverer:
+    """Posts signed deliveries to the webhook through Django's test client."""
+
+    client: Client
+
+    def __call__(
+        self,
+        task_name: str,
+        *args: Any,
+        message_id: str | None = None,
+        retried: int = 0,
+        token: str | None = None,
+        schedule_id: str | None = None,
+        body: bytes | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        raw = body if body is not None else body_for(task_name, *args, **kwargs)
+        headers = signed_headers(
+            raw,
+            message_id=message_id or new_message_id(),
+            retried=retried,
+            token=token,
+            schedule_id=schedule_id,
+        )
+        return self.client.post(WEBHOOK_PATH, raw, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def deliver() -> Deliverer:
+    return Deliverer(Client())
+
+
+@pytest.fixture
+def store() -> hooks.ResultStore:
+    registered = hooks.get_result_store()
+    assert registered is not None, "the results app registers its store in ready()"
+    return registered
+
+
+@pytest.fixture
+def no_store() -> Iterator[None]:
+    """Core alone: the results app's store unregistered for the test, restored after."""
+    registered = hooks.get_result_store()
+    hooks.unregister_result_store()
+    try:
+        yield
+    finally:
+        if registered is not None:
+            hooks.register_result_store(registered)
+
+
+@pytest.fixture
+def qstash(recorder: Recorder) -> Iterator[Recorder]:
+    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
+    with override_settings(QSTASH_URL=recorder.url):
+        yield recorder

@@ -1,0 +1,359 @@
+"""The database result store, called the way core calls it: claim decisions and outcome writes."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+import uuid
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, OperationalError
+from django.db.models.query import QuerySet
+from django.test import override_settings
+from django.utils import timezone
+
+from django_qstash import hooks
+from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
+from django_qstash.results.store import DatabaseResultStore, jsonable_result
+
+pytestmark = pytest.mark.django_db
+
+RUN = hooks.ClaimDecision.RUN
+IN_PROGRESS = hooks.ClaimDecision.IN_PROGRESS
+ALREADY_SUCCEEDED = hooks.ClaimDecision.ALREADY_SUCCEEDED
+REPLAYED = hooks.ClaimDecision.REPLAYED
+
+
+def delivery(
+    message_id: str = "msg_1",
+    *,
+    task: str = "example.tasks.record",
+    args: list[Any] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    retried: int = 0,
+    jti: str | None = "",
+    exp: float | None = None,
+    schedule_id: str | None = None,
+    max_retries: int | None = None,
+) -> hooks.Delivery:
+    return hooks.Delivery(
+        message_id=message_id,
+        task_name=task,
+        args=["k"] if args is None else args,
+        kwargs={} if kwargs is None else kwargs,
+        retried=retried,
+        max_retries=max_retries,
+        schedule_id=schedule_id,
+        signature_id=f"jwt_{uuid.uuid4().hex}" if jti == "" else jti,
+        signature_expires=time.time() + 300 if exp is None else exp,
+    )
+
+
+@pytest.fixture
+def db_store() -> DatabaseResultStore:
+    return DatabaseResultStore()
+
+
+def row(message_id: str = "msg_1") -> TaskResult:
+    return TaskResult.objects.get(task_id=message_id)
+
+
+def test_the_app_registers_this_store():
+    assert isinstance(hooks.get_result_store(), DatabaseResultStore)
+    assert isinstance(hooks.get_result_store(), hooks.ResultStore)
+
+
+# ------------------------------------------------------------------------------ claim
+
+
+def test_a_new_message_is_claimed_as_started(db_store):
+    d = delivery(args=["a", 1], kwargs={"x": [1]}, retried=2, schedule_id="scd_1")
+    assert db_store.claim(d) is RUN
+    r = row()
+    assert r.status == TaskStatus.STARTED
+    assert (r.task_name, r.args, r.kwargs) == ("example.tasks.record", ["a", 1], {"x": [1]})
+    assert r.attempts == 3
+    assert r.schedule_id == "scd_1"
+    assert r.date_started is not None
+    assert r.date_done is None
+
+
+def test_a_redelivery_while_the_first_runs_is_in_progress(db_store):
+    assert db_store.claim(delivery()) is RUN
+    assert db_store.claim(delivery()) is IN_PROGRESS
+    assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
+    assert row().attempts == 1
+
+
+def test_a_started_row_older_than_the_lease_is_claimed_again(db_store, caplog):
+    assert db_store.claim(delivery()) is RUN
+    TaskResult.objects.update(date_started=timezone.now() - datetime.timedelta(seconds=901))
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        assert db_store.claim(delivery(retried=1)) is RUN
+    assert "never finished" in caplog.text
+    assert row().attempts == 2
+    assert (timezone.now() - row().date_started).total_seconds() < 60
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STARTED_LEASE=10)
+def test_the_lease_is_a_setting(db_store):
+    assert db_store.claim(delivery()) is RUN
+    TaskResult.objects.update(date_started=timezone.now() - datetime.timedelta(seconds=11))
+    assert db_store.claim(delivery()) is RUN
+
+
+def test_a_succeeded_message_is_not_run_again(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_success(d, {"ok": True}, 0.01)
+    assert db_store.claim(delivery()) is ALREADY_SUCCEEDED
+    assert db_store.claim(delivery(retried=5)) is ALREADY_SUCCEEDED
+    assert row().result == {"ok": True}
+
+
+def test_a_message_whose_task_republished_itself_is_not_run_again(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_retry(d, ValueError("later"), 10)
+    assert db_store.claim(delivery(retried=1)) is ALREADY_SUCCEEDED
+
+
+@pytest.mark.parametrize("final", [True, False])
+def test_a_failed_message_runs_on_its_next_attempt(db_store, final):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_failure(d, ValueError("boom"), "tb", final=final, duration=0.1)
+    assert row().status == (TaskStatus.FAILURE if final else TaskStatus.RETRY)
+    assert db_store.claim(delivery(retried=1)) is RUN
+    r = row()
+    assert (r.status, r.attempts, r.date_done, r.duration) == (TaskStatus.STARTED, 2, None, None)
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+def test_a_pending_row_from_publishing_is_claimed(db_store):
+    db_store.record_published("msg_1", "example.tasks.record", ["k"], {})
+    assert row().status == TaskStatus.PENDING
+    assert row().attempts == 0
+    assert db_store.claim(delivery()) is RUN
+    assert (row().status, row().attempts) == (TaskStatus.STARTED, 1)
+
+
+def test_a_replayed_signature_is_refused_and_writes_nothing(db_store):
+    first = delivery(jti="jwt_same")
+    assert db_store.claim(first) is RUN
+    db_store.record_success(first, 1, 0.0)
+    before = list(TaskResult.objects.values_list("task_id", "status", "attempts"))
+    # The same token again, whatever message id or attempt number the request claims.
+    assert db_store.claim(delivery(jti="jwt_same")) is REPLAYED
+    assert db_store.claim(delivery("msg_other", jti="jwt_same", retried=3)) is REPLAYED
+    assert list(TaskResult.objects.values_list("task_id", "status", "attempts")) == before
+    assert SeenSignature.objects.count() == 1
+
+
+def test_a_replay_is_refused_even_while_the_first_request_runs(db_store):
+    assert db_store.claim(delivery(jti="jwt_same")) is RUN
+    assert db_store.claim(delivery("msg_2", jti="jwt_same")) is REPLAYED
+    assert not TaskResult.objects.filter(task_id="msg_2").exists()
+
+
+def test_signatures_are_remembered_until_they_expire_plus_the_clock_tolerance(db_store):
+    exp = time.time() + 300
+    db_store.claim(delivery(jti="jwt_a", exp=exp))
+    seen = SeenSignature.objects.get()
+    assert seen.task_id == "msg_1"
+    assert abs(seen.expires_at.timestamp() - (exp + 5)) < 1e-3
+
+
+def test_a_delivery_without_a_jti_is_claimed_without_replay_protection(db_store):
+    assert db_store.claim(delivery(jti=None)) is RUN
+    assert SeenSignature.objects.count() == 0
+
+
+def test_losing_the_race_to_insert_the_row_starts_the_claim_over(db_store, monkeypatch):
+    original = QuerySet.create
+    raised: list[bool] = []
+
+    def create(self: QuerySet[Any], **kwargs: Any) -> Any:
+        if self.model is TaskResult and not raised:
+            raised.append(True)
+            raise IntegrityError("UNIQUE constraint failed: task_id")
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "create", create)
+    assert db_store.claim(delivery(jti="jwt_x")) is RUN
+    assert raised == [True]
+    assert SeenSignature.objects.filter(jti="jwt_x").count() == 1
+
+
+# ------------------------------------------------------------------------------ outcomes
+
+
+def test_success_stores_the_value_and_times(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_success(d, [1, "two", {"3": None}], 0.25)
+    r = row()
+    assert (r.status, r.result, r.result_is_repr, r.duration) == (
+        TaskStatus.SUCCESS,
+        [1, "two", {"3": None}],
+        False,
+        0.25,
+    )
+    assert r.date_created <= r.date_started <= r.date_done
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{1, 2}, datetime.date(2024, 1, 2), object(), float("nan"), "nul\x00char", b"bytes"],
+    ids=["set", "date", "object", "nan", "nul", "bytes"],
+)
+def test_a_value_that_is_not_json_is_stored_as_its_repr_with_a_flag(db_store, caplog, value):
+    d = delivery()
+    db_store.claim(d)
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        db_store.record_success(d, value, 0.0)
+    r = row()
+    assert r.status == TaskStatus.SUCCESS
+    assert r.result_is_repr is True
+    assert r.result == repr(value)
+    assert "not JSON-serialisable" in caplog.text
+
+
+def test_jsonable_result():
+    assert jsonable_result({"a": [1, 2.5, None]}) == ({"a": [1, 2.5, None]}, False)
+    loop: list[Any] = []
+    loop.append(loop)
+    assert jsonable_result(loop) == ("[[...]]", True)
+
+
+def test_failure_stores_the_exception_and_the_full_traceback(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_failure(
+        d, KeyError("missing"), "Traceback...\nKeyError", final=True, duration=1
+    )
+    r = row()
+    assert r.status == TaskStatus.FAILURE
+    assert r.exception_type == "builtins.KeyError"
+    assert r.exception_message == "'missing'"
+    assert r.traceback == "Traceback...\nKeyError"
+    assert r.date_done is not None
+    assert r.duration == 1
+
+
+def test_the_outcome_of_an_older_delivery_never_replaces_success(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_success(d, "first", 0.0)
+    db_store.record_failure(d, ValueError("late"), "tb", final=False, duration=0.0)
+    db_store.record_retry(d, None, None)
+    assert (row().status, row().result) == (TaskStatus.SUCCESS, "first")
+
+
+def test_an_outcome_whose_row_was_deleted_meanwhile_is_inserted(db_store):
+    d = delivery(args=["a"], retried=1)
+    db_store.claim(d)
+    TaskResult.objects.all().delete()
+    db_store.record_success(d, 7, 0.5)
+    r = row()
+    assert (r.status, r.result, r.args, r.attempts) == (TaskStatus.SUCCESS, 7, ["a"], 2)
+
+
+def test_retry_marks_the_message_as_handled(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_retry(d, ConnectionError("flaky"), 30)
+    r = row()
+    assert (r.status, r.republished) == (TaskStatus.RETRY, True)
+    assert r.exception_type == "builtins.ConnectionError"
+    assert r.duration is not None
+    assert r.duration >= 0
+
+
+def test_published_rows_are_opt_in(db_store):
+    db_store.record_published("msg_p", "example.tasks.record", ["k"], {"v": 1})
+    assert not TaskResult.objects.exists()
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+def test_a_published_row_never_replaces_what_a_fast_delivery_wrote(db_store):
+    d = delivery("msg_fast")
+    db_store.claim(d)
+    db_store.record_success(d, 1, 0.0)
+    db_store.record_published("msg_fast", "example.tasks.record", ["k"], {})
+    assert row("msg_fast").status == TaskStatus.SUCCESS
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+def test_a_failed_pending_write_is_logged_not_raised(db_store, monkeypatch, caplog):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("database is down")
+
+    monkeypatch.setattr(QuerySet, "bulk_create", broken)
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        db_store.record_published("msg_p", "example.tasks.record", [], {})
+    assert "the message was published" in caplog.text
+
+
+def test_get(db_store):
+    assert db_store.get("msg_nothing") is None
+    d = delivery(args=[1], kwargs={"b": 2})
+    db_store.claim(d)
+    db_store.record_failure(d, ValueError("v"), "tb", final=True, duration=0.0)
+    stored = db_store.get("msg_1")
+    assert stored == hooks.StoredResult(
+        task_id="msg_1",
+        task_name="example.tasks.record",
+        status="FAILURE",
+        result=None,
+        exception_type="builtins.ValueError",
+        exception_message="v",
+        traceback="tb",
+        args=[1],
+        kwargs={"b": 2},
+        attempts=1,
+        date_done=row().date_done,
+    )
+
+
+# ------------------------------------------------------------------------------ write retries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_fails_once_is_retried_on_a_new_connection(db_store, monkeypatch, caplog):
+    d = delivery()
+    db_store.claim(d)
+    original = QuerySet.update
+    failures: list[int] = []
+
+    def flaky(self: QuerySet[Any], **kwargs: Any) -> int:
+        if self.model is TaskResult and not failures:
+            failures.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", flaky)
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        db_store.record_success(d, "ok", 0.0)
+    assert row().status == TaskStatus.SUCCESS
+    assert "retrying in" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_QSTASH_RESULTS_WRITE_RETRIES=1)
+def test_a_write_that_keeps_failing_raises_after_the_retries(db_store, monkeypatch):
+    d = delivery()
+    db_store.claim(d)
+    calls: list[int] = []
+
+    def down(self: QuerySet[Any], **kwargs: Any) -> int:
+        calls.append(1)
+        raise OperationalError("database is down")
+
+    monkeypatch.setattr(QuerySet, "update", down)
+    with pytest.raises(OperationalError):
+        db_store.record_success(d, "ok", 0.0)
+    assert len(calls) == 2
+    assert row().status == TaskStatus.STARTED
