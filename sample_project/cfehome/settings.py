@@ -6,6 +6,7 @@ this machine: SQLite and the local dev server (`python -m django_qstash.devserve
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -90,6 +91,22 @@ DJANGO_QSTASH_WEBHOOK_PATH = env.str("DJANGO_QSTASH_WEBHOOK_PATH", default="/qst
 DJANGO_QSTASH_FORCE_HTTPS = env.bool("DJANGO_QSTASH_FORCE_HTTPS", default=False)
 DJANGO_QSTASH_RESULT_TTL = env.int("DJANGO_QSTASH_RESULT_TTL", default=604800)
 DJANGO_QSTASH_ALWAYS_EAGER = env.bool("DJANGO_QSTASH_ALWAYS_EAGER", default=False)
+
+# ---------------------------------------------------------------- django.tasks
+# @task functions run through QStash as well (django-qstash-core/docs/django-tasks.md). Django 6.0+
+# has django.tasks; on Django 5.2 the django-tasks backport provides it and must be installed as
+# an app. With neither, nothing reads TASKS.
+if find_spec("django.tasks") is None and find_spec("django_tasks") is not None:
+    INSTALLED_APPS.append("django_tasks")
+TASKS = {
+    "default": {
+        "BACKEND": "django_qstash.backends.QStashBackend",
+        # "default" publishes directly; any other name is a QStash queue (FIFO).
+        "QUEUES": ["default", "emails"],
+        # Defaults for every task: max_retries, retry_delay, timeout, label, ...
+        "OPTIONS": {},
+    }
+}
 
 LOGGING = {
     "version": 1,

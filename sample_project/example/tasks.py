@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib.util import find_spec
 
 from django_qstash import shared_task, stashed_task
 from example.models import TaskRun
@@ -69,3 +70,13 @@ def bound_info(self, key: str) -> dict[str, object]:  # type: ignore[no-untyped-
     info = {"id": self.request.id, "retries": self.request.retries, "task": self.request.task}
     TaskRun.objects.create(task="bound_info", key=key, value=info)
     return info
+
+
+# The same kind of tasks written with Django's @task (Django 6.0+, or the django-tasks backport).
+if find_spec("django.tasks") or find_spec("django_tasks"):
+    from example.django_tasks import (  # noqa: F401
+        async_triple,
+        email_users,
+        record_attempt,
+        record_task,
+    )

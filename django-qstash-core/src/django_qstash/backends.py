@@ -1,0 +1,595 @@
+"""A backend for Django's Tasks framework (``django.tasks``) that runs tasks through QStash.
+
+::
+
+    TASKS = {
+        "default": {
+            "BACKEND": "django_qstash.backends.QStashBackend",
+            "QUEUES": ["default", "emails"],
+            "OPTIONS": {"max_retries": 3, "timeout": "30s"},
+        }
+    }
+
+``@task`` functions are published exactly as ``.delay()`` publishes a ``@shared_task``: the same
+JSON envelope, through the same publisher, to the same webhook, which runs them through the same
+runner. Nothing else is needed: no worker process.
+
+How a ``@task`` reaches the webhook: Django validates every Task with its backend when it is
+created (``Task.__post_init__`` calls :meth:`QStashBackend.validate_task`), and that is where the
+backend registers an adapter for it in django-qstash's task registry, under the Task's
+``module_path``. The webhook resolves messages by registered name only, as it does for
+``@shared_task``; so a task module must be imported by the process that serves the webhook
+(``tasks.py`` of an installed app is, by autodiscovery).
+
+Works with ``django.tasks`` (Django 6.0+) and with the ``django-tasks`` backport on Django 5.2.
+Without either, importing this module raises
+:class:`~django_qstash.tasks_compat.TasksFrameworkMissing` (an ``ImportError`` and an
+``ImproperlyConfigured``) that says what to install.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import datetime
+import math
+import os
+import re
+import socket
+import traceback as traceback_module
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from django.apps import apps
+from django.core.checks import CheckMessage, Error
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from django_qstash import hooks
+from django_qstash.conf import conf
+from django_qstash.options import duration
+from django_qstash.registry import registry
+from django_qstash.task import Task as QStashRuntimeTask
+from django_qstash.tasks_compat import (
+    DEFAULT_TASK_QUEUE_NAME,
+    BaseTaskBackend,
+    InvalidTask,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskResult,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    normalize_json,
+    task_enqueued,
+    task_finished,
+    task_started,
+)
+
+__all__ = [
+    "BACKEND_OPTIONS",
+    "TASK_OPTIONS",
+    "DjangoTaskAdapter",
+    "QStashBackend",
+    "QStashTask",
+    "adapter_for",
+]
+
+#: QStash delivery options a Task can carry (``@task(max_retries=3)`` on Django 6.1+ and with the
+#: backport, ``task.using(max_retries=3)`` everywhere).
+TASK_OPTIONS = (
+    "max_retries",
+    "retry_delay",
+    "timeout",
+    "deduplication_id",
+    "content_based_deduplication",
+    "callback",
+    "failure_callback",
+    "label",
+)
+
+#: Keys of ``TASKS[alias]["OPTIONS"]``: defaults of the task options (a per-message
+#: deduplication id makes no sense as a default), and ``get_result``.
+BACKEND_OPTIONS = frozenset(TASK_OPTIONS) - {"deduplication_id"} | {"get_result"}
+
+#: What QStash accepts as a queue name.
+QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+#: The worker id recorded for earlier attempts: QStash does not say which process ran them.
+UNKNOWN_WORKER = "unknown"
+
+#: Where an eager run (DJANGO_QSTASH_ALWAYS_EAGER) hands its TaskResult to the adapter.
+_eager_result: contextvars.ContextVar[TaskResult[..., Any] | None] = contextvars.ContextVar(
+    "django_qstash_eager_task_result", default=None
+)
+
+
+def worker_id() -> str:
+    """This process, as ``TaskResult.worker_ids`` records it: ``host:pid`` (at most 64 chars)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
+
+
+def _send(signal: Signal, sender: Any, task_result: TaskResult[..., Any]) -> None:
+    # A receiver that raises is logged and changes nothing: the message is already published,
+    # or the task already ran, as for django-qstash's own hooks.
+    hooks.send_robust(signal, sender, task_result=task_result)
+
+
+# ------------------------------------------------------------------------------ option checks
+
+
+def _option_errors(options: Mapping[str, Any]) -> list[str]:
+    """What is wrong with these QStash option values, one sentence each."""
+    problems = []
+
+    def bad(name: str, expected: str) -> None:
+        problems.append(f"{name} must be {expected}, not {options[name]!r}")
+
+    def is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name == "max_retries":
+            if not is_int(value) or value < 0:
+                bad(name, "a whole number >= 0")
+        elif name == "timeout":
+            if isinstance(value, datetime.timedelta):
+                value = value.total_seconds()
+            if isinstance(value, str):
+                if not value.strip():
+                    bad(name, 'seconds or a duration such as "30s"')
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                bad(name, 'a positive number of seconds or a duration such as "30s"')
+        elif name in ("content_based_deduplication", "get_result"):
+            if not isinstance(value, bool):
+                bad(name, "True or False")
+        elif name in TASK_OPTIONS and (not isinstance(value, str) or not value):
+            bad(name, "a non-empty string")
+    return problems
+
+
+def _unix_seconds(moment: datetime.datetime) -> int:
+    """Upstash-Not-Before for ``moment``: whole seconds, rounded up so it never runs early."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return math.ceil(moment.timestamp())
+
+
+# ------------------------------------------------------------------------------ the Task class
+
+if TYPE_CHECKING:
+    _TaskBase: TypeAlias = Task[..., Any]
+else:
+    _TaskBase = Task
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class QStashTask(_TaskBase):
+    """The backend's ``task_class``: a Django Task plus QStash delivery options.
+
+    ``None`` means the backend's ``OPTIONS`` default, then QStash's own default.
+
+    On Django 6.1 (and with the backport) ``@task`` passes extra keywords through, so
+    ``@task(max_retries=5, timeout="2m")`` works. Django 6.0's ``@task`` refuses them; there,
+    ``my_task.using(max_retries=5)`` gives a configured copy (``using`` accepts these options
+    besides Django's own), and ``OPTIONS`` sets defaults for every task of the backend.
+    """
+
+    #: Upstash-Retries: how often QStash retries a failed delivery.
+    max_retries: int | None = None
+    #: Upstash-Retry-Delay: an expression in milliseconds over ``retried``, e.g. "1000 * retried".
+    retry_delay: str | None = None
+    #: Upstash-Timeout: seconds, a timedelta, or a duration such as "30s".
+    timeout: int | float | str | datetime.timedelta | None = None
+    #: Upstash-Deduplication-Id: QStash drops another message with this id for 10 minutes.
+    deduplication_id: str | None = None
+    #: Upstash-Content-Based-Deduplication.
+    content_based_deduplication: bool | None = None
+    #: Upstash-Callback / Upstash-Failure-Callback: URLs QStash calls with the outcome.
+    callback: str | None = None
+    failure_callback: str | None = None
+    #: Upstash-Label, to filter logs and the DLQ.
+    label: str | None = None
+
+    def using(
+        self,
+        *,
+        priority: int | None = None,
+        queue_name: str | None = None,
+        run_after: datetime.datetime | datetime.timedelta | None = None,
+        backend: str | None = None,
+        **options: Any,
+    ) -> QStashTask:
+        """A modified copy, as Django's ``using``; also takes the QStash options.
+
+        ``run_after`` may be a timedelta: it is counted from now.
+        """
+        unknown = sorted(set(options) - set(TASK_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"using() got unexpected keyword argument(s) {', '.join(unknown)}; the QStash "
+                f"options are {', '.join(TASK_OPTIONS)}"
+            )
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("priority", priority),
+                ("queue_name", queue_name),
+                ("run_after", run_after),
+                ("backend", backend),
+            )
+            if value is not None
+        }
+        changes.update(options)
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def qstash_options(self) -> dict[str, Any]:
+        """The QStash options set on this task (``None`` ones left out)."""
+        return {
+            name: getattr(self, name) for name in TASK_OPTIONS if getattr(self, name) is not None
+        }
+
+
+# ------------------------------------------------------------------------------ the adapter
+
+
+class DjangoTaskAdapter(QStashRuntimeTask[..., Any]):
+    """What the registry holds for a ``@task``: django-qstash's runtime task around it.
+
+    The webhook and the runner treat it like a ``@shared_task`` (name, signature check,
+    ``_invoke``). ``_invoke`` is where it behaves as Django's Tasks framework expects: it
+    builds the TaskResult of this attempt (its id is the QStash message id, its attempts come
+    from ``Upstash-Retried``), passes a TaskContext when the task ``takes_context``, and sends
+    ``task_started`` and ``task_finished``.
+    """
+
+    def __init__(self, django_task: Task[..., Any]) -> None:
+        super().__init__(django_task.func, name=django_task.module_path)
+        self.django_task = django_task
+        if django_task.takes_context:
+            parameters = list(self.signature.parameters.values())[1:]
+            self.signature = self.signature.replace(parameters=parameters)
+
+    def __repr__(self) -> str:
+        return f"<@django.tasks.task: {self.name}>"
+
+    def _backend_class(self) -> type:
+        try:
+            return type(self.django_task.get_backend())
+        except Exception:  # the alias is gone from TASKS in this process
+            return QStashBackend
+
+    def _result_for_delivery(self, args: list[Any], kwargs: dict[str, Any]) -> TaskResult[..., Any]:
+        request = self.request
+        return TaskResult(
+            task=self.django_task,
+            id=request.id or "",
+            status=READY,
+            enqueued_at=None,
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.django_task.backend,
+            errors=[],
+            # One entry per attempt; QStash does not say who ran the earlier ones.
+            worker_ids=[UNKNOWN_WORKER] * max(0, request.retries),
+        )
+
+    def _invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        result = _eager_result.get() or self._result_for_delivery(args, kwargs)
+        sender = self._backend_class()
+        now = timezone.now()
+        object.__setattr__(result, "status", TaskResultStatus.RUNNING)
+        if result.started_at is None:
+            object.__setattr__(result, "started_at", now)
+        object.__setattr__(result, "last_attempted_at", now)
+        result.worker_ids.append(worker_id())
+        _send(task_started, sender, result)
+
+        task = self.django_task
+        try:
+            if task.takes_context:
+                value = task.call(TaskContext(task_result=result), *args, **kwargs)
+            else:
+                value = task.call(*args, **kwargs)
+            value = normalize_json(value)
+        except Exception as exc:
+            object.__setattr__(result, "finished_at", timezone.now())
+            object.__setattr__(result, "status", TaskResultStatus.FAILED)
+            result.errors.append(
+                TaskError(
+                    exception_class_path=f"{type(exc).__module__}.{type(exc).__qualname__}",
+                    traceback="".join(traceback_module.format_exception(exc)),
+                )
+            )
+            # Inside the except block, so receivers (Django's logger) see sys.exc_info().
+            _send(task_finished, sender, result)
+            raise  # the runner answers non-2xx: QStash retries
+        object.__setattr__(result, "_return_value", value)
+        object.__setattr__(result, "finished_at", timezone.now())
+        object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+        _send(task_finished, sender, result)
+        return value
+
+
+def adapter_for(task: Task[..., Any]) -> DjangoTaskAdapter:
+    """The registered adapter of ``task`` (registering one the first time)."""
+    name = task.module_path
+    if name in registry:
+        existing: Any = registry.get(name)
+        if isinstance(existing, DjangoTaskAdapter) and existing.django_task.func is task.func:
+            return existing
+    adapter = DjangoTaskAdapter(task)
+    registry.register(adapter)
+    return adapter
+
+
+# ------------------------------------------------------------------------------ the backend
+
+# The members by value: django-stubs types them as ``...``.
+READY = TaskResultStatus("READY")
+
+_STATUSES: dict[str, Any] = {
+    "PENDING": TaskResultStatus.READY,
+    "RETRY": TaskResultStatus.READY,  # failed, and QStash will deliver it again
+    "STARTED": TaskResultStatus.RUNNING,
+    "SUCCESS": TaskResultStatus.SUCCESSFUL,
+    "FAILURE": TaskResultStatus.FAILED,
+}
+
+
+class QStashBackend(BaseTaskBackend):
+    """Enqueue ``django.tasks`` Tasks as QStash messages to django-qstash's webhook.
+
+    Capabilities:
+
+    * ``supports_defer``: ``run_after`` becomes ``Upstash-Not-Before``.
+    * ``supports_async_task``: coroutine functions run in the webhook (``Task.call``).
+    * ``supports_get_result``: when a result store is registered (the
+      ``django_qstash.results`` app registers one); ``OPTIONS["get_result"] = False`` turns it
+      off.
+    * ``supports_priority``: False. QStash delivers in parallel, or FIFO within a queue; it has
+      no priorities, so a non-zero priority is refused rather than ignored.
+
+    ``queue_name`` ``"default"`` publishes directly (deliveries run in parallel); any other name
+    enqueues to the QStash queue of that name (FIFO, created on first use).
+    """
+
+    task_class = QStashTask
+    supports_defer = True
+    supports_async_task = True
+    supports_priority = False
+
+    @property
+    def supports_get_result(self) -> bool:  # type: ignore[override]
+        if self.options.get("get_result") is False:
+            return False
+        return hooks.get_result_store() is not None
+
+    # -------------------------------------------------------------------------- validation
+
+    def validate_task(self, task: Task[..., Any]) -> None:
+        """Django's rules, the QStash options' values; then register the task for the webhook."""
+        run_after: Any = task.run_after
+        if isinstance(run_after, datetime.timedelta):
+            # Django 6.1's docs allow a timedelta, but its validation crashes on one.
+            object.__setattr__(task, "run_after", timezone.now() + run_after)
+        super().validate_task(task)
+        if isinstance(task, QStashTask):
+            problems = _option_errors(task.qstash_options)
+            if problems:
+                raise InvalidTask(f"{task.module_path}: {'; '.join(problems)}.")
+        adapter_for(task)
+
+    # -------------------------------------------------------------------------- enqueueing
+
+    def publish_options(self, task: Task[..., Any]) -> dict[str, Any]:
+        """The publisher's keyword arguments for ``task``: its options over ``OPTIONS``."""
+        merged = {
+            name: value
+            for name, value in self.options.items()
+            if name in TASK_OPTIONS and value is not None
+        }
+        if isinstance(task, QStashTask):
+            merged.update(task.qstash_options)
+        if merged.get("timeout") is not None:
+            merged["timeout"] = duration(merged["timeout"])
+        if task.queue_name != DEFAULT_TASK_QUEUE_NAME:
+            merged["queue"] = task.queue_name
+        if task.run_after is not None:
+            merged["not_before"] = _unix_seconds(task.run_after)
+        return merged
+
+    def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
+        self.validate_task(task)
+        adapter = adapter_for(task)
+        call_args, call_kwargs = list(args), dict(kwargs)
+        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
+
+        options = self.publish_options(task)
+        message_options = (
+            {"max_retries": options["max_retries"]} if "max_retries" in options else {}
+        )
+        # The same envelope as .delay(); ArgumentsNotSerializable (a TypeError) names the
+        # argument that is not JSON before anything is published.
+        body = hooks.build_message(adapter.name, call_args, call_kwargs, message_options)
+        if conf.ALWAYS_EAGER:
+            return self._run_eagerly(task, adapter, call_args, call_kwargs)
+
+        message_id = hooks.publish_message(body, **options)
+        store = hooks.get_result_store()
+        if store is not None:
+            store.record_published(message_id, adapter.name, call_args, call_kwargs)
+        hooks.send_robust(
+            hooks.message_published,
+            adapter,
+            message_id=message_id,
+            task_name=adapter.name,
+            args=call_args,
+            kwargs=call_kwargs,
+        )
+        result = self._new_result(task, message_id, call_args, call_kwargs)
+        _send(task_enqueued, type(self), result)
+        return result
+
+    def _new_result(
+        self, task: Task[..., Any], result_id: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> TaskResult[..., Any]:
+        return TaskResult(
+            task=task,
+            id=result_id,
+            status=READY,
+            enqueued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+
+    def _run_eagerly(
+        self,
+        task: Task[..., Any],
+        adapter: DjangoTaskAdapter,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> TaskResult[..., Any]:
+        """DJANGO_QSTASH_ALWAYS_EAGER: run now, in this process, as a delivery would."""
+        from django_qstash import runner
+
+        result = self._new_result(task, get_random_string(32), args, kwargs)
+        _send(task_enqueued, type(self), result)
+        delivery = hooks.Delivery(
+            message_id=result.id, task_name=adapter.name, args=args, kwargs=kwargs, is_eager=True
+        )
+        token = _eager_result.set(result)
+        try:
+            outcome = runner.execute(adapter, delivery)
+        finally:
+            _eager_result.reset(token)
+        if outcome.exception is not None and conf.EAGER_PROPAGATES:
+            raise outcome.exception
+        return result
+
+    # -------------------------------------------------------------------------- results
+
+    def get_result(self, result_id: str) -> TaskResult[..., Any]:
+        """The stored outcome of ``result_id`` (a QStash message id), as a TaskResult."""
+        store = hooks.get_result_store() if self.supports_get_result else None
+        if store is None:
+            raise NotImplementedError(
+                "QStashBackend reads results from django-qstash's result store: add "
+                "'django_qstash.results' to INSTALLED_APPS (and remove OPTIONS['get_result'] "
+                "= False if it is set)."
+            )
+        stored = store.get(result_id)
+        if stored is None:
+            raise TaskResultDoesNotExist(result_id)
+        adapter: Any = registry.get(stored.task_name) if stored.task_name in registry else None
+        if not isinstance(adapter, DjangoTaskAdapter):
+            raise TaskResultDoesNotExist(
+                f"{result_id} is a result of {stored.task_name!r}, which is not a django.tasks "
+                "Task known to this process"
+            )
+        return self._result_from_store(stored, adapter.django_task)
+
+    def _result_from_store(
+        self, stored: hooks.StoredResult, task: Task[..., Any]
+    ) -> TaskResult[..., Any]:
+        status = _STATUSES.get(stored.status, TaskResultStatus.READY)
+        finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+        errors = []
+        if stored.exception_type:
+            errors.append(
+                TaskError(
+                    exception_class_path=stored.exception_type,
+                    traceback=stored.traceback
+                    or f"{stored.exception_type}: {stored.exception_message or ''}",
+                )
+            )
+        started_at = getattr(stored, "date_started", None)
+        result = TaskResult(
+            task=task,
+            id=stored.task_id,
+            status=status,
+            enqueued_at=getattr(stored, "date_created", None),
+            started_at=started_at,
+            finished_at=stored.date_done if finished else None,
+            last_attempted_at=started_at,
+            args=stored.args,
+            kwargs=stored.kwargs,
+            backend=self.alias,
+            errors=errors,
+            worker_ids=[UNKNOWN_WORKER] * stored.attempts,
+        )
+        if status == TaskResultStatus.SUCCESSFUL:
+            object.__setattr__(result, "_return_value", stored.result)
+        return result
+
+    # -------------------------------------------------------------------------- checks
+
+    def check(self, **kwargs: Any) -> list[CheckMessage]:
+        messages: list[CheckMessage] = []
+        label = f"TASKS[{self.alias!r}]"
+        if not apps.is_installed("django_qstash"):
+            from django_qstash.checks import check_settings
+
+            messages.append(
+                Error(
+                    f"{label} uses QStashBackend, but 'django_qstash' is not in INSTALLED_APPS.",
+                    hint="Add 'django_qstash' to INSTALLED_APPS and include "
+                    "django_qstash.urls in your URLconf: the webhook runs the tasks.",
+                    id="django_qstash.E101",
+                )
+            )
+            messages.extend(check_settings())
+        bad_queues = sorted(q for q in self.queues if not QUEUE_NAME.fullmatch(q))
+        if bad_queues:
+            messages.append(
+                Error(
+                    f"{label}['QUEUES'] has names QStash cannot use as queue names: "
+                    f"{', '.join(map(repr, bad_queues))}.",
+                    hint="Use letters, digits, '.', '_' and '-' only.",
+                    id="django_qstash.E102",
+                )
+            )
+        options = self.options if isinstance(self.options, Mapping) else {}
+        unknown = sorted(set(options) - BACKEND_OPTIONS)
+        if unknown:
+            messages.append(
+                Error(
+                    f"{label}['OPTIONS'] has unknown keys: {', '.join(map(repr, unknown))}.",
+                    hint=f"Known keys: {', '.join(sorted(BACKEND_OPTIONS))}.",
+                    id="django_qstash.E103",
+                )
+            )
+        problems = _option_errors({k: v for k, v in options.items() if k in BACKEND_OPTIONS})
+        if problems:
+            messages.append(
+                Error(
+                    f"{label}['OPTIONS']: {'; '.join(problems)}.",
+                    hint="See docs/django-tasks.md for each option.",
+                    id="django_qstash.E104",
+                )
+            )
+        if options.get("get_result") is True and not (
+            hooks.get_result_store() is not None or apps.is_installed("django_qstash.results")
+        ):
+            messages.append(
+                Error(
+                    f"{label}['OPTIONS']['get_result'] is True, but no result store is "
+                    "registered: results cannot be read.",
+                    hint="Add 'django_qstash.results' to INSTALLED_APPS, or remove the option.",
+                    id="django_qstash.E105",
+                )
+            )
+        return messages
