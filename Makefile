@@ -43,6 +43,15 @@ lint: sync
 	$(UV) run mypy django-qstash-core/src django-qstash-results/src django-qstash-schedules/src
 	$(UV) run python -c 'import django_qstash; from importlinter.cli import lint_imports_command; lint_imports_command()'
 
+# The tour: starts the QStash dev server and the sample project on free loopback ports, enqueues the
+# example tasks, shows each delivery live, stops both. DEMO_FLAGS=--plain: no colour, no redraw.
+demo: sync
+	@$(UV) run --quiet python sample_project/demo.py $(DEMO_FLAGS)
+
+# The same two servers on the sample project's own database (8080 and 8000), until Ctrl-C.
+run: sync
+	@$(UV) run --quiet python sample_project/demo.py --serve
+
 bench: sync
 	$(UV) run python -m benchmarks
 

@@ -92,6 +92,9 @@ DJANGO_QSTASH_FORCE_HTTPS = env.bool("DJANGO_QSTASH_FORCE_HTTPS", default=False)
 DJANGO_QSTASH_RESULT_TTL = env.int("DJANGO_QSTASH_RESULT_TTL", default=604800)
 DJANGO_QSTASH_ALWAYS_EAGER = env.bool("DJANGO_QSTASH_ALWAYS_EAGER", default=False)
 
+# ---------------------------------------------------------------- django-qstash results app
+DJANGO_QSTASH_RESULTS_STORE_PENDING = env.bool("DJANGO_QSTASH_RESULTS_STORE_PENDING", default=False)
+
 # ---------------------------------------------------------------- django.tasks
 # @task functions run through QStash as well (django-qstash-core/docs/django-tasks.md). Django 6.0+
 # has django.tasks; on Django 5.2 the django-tasks backport provides it and must be installed as
