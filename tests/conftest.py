@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-pytest_plugins = ["tests.support.signing", "tests.support.recorder"]
+pytest_plugins = [
+    "tests.support.signing",
+    "tests.support.recorder",
+    "tests.support.devserver",
+    "tests.support.liveserver",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
