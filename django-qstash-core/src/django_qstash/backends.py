@@ -32,12 +32,13 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import datetime
+import inspect
 import math
 import os
 import re
 import socket
 import traceback as traceback_module
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.apps import apps
@@ -250,12 +251,22 @@ class DjangoTaskAdapter(QStashRuntimeTask[..., Any]):
     def __init__(self, django_task: Task[..., Any]) -> None:
         super().__init__(django_task.func, name=django_task.module_path)
         self.django_task = django_task
+        signature = inspect.signature(django_task.func)
         if django_task.takes_context:
-            parameters = list(self.signature.parameters.values())[1:]
-            self.signature = self.signature.replace(parameters=parameters)
+            parameters = list(signature.parameters.values())[1:]
+            signature = signature.replace(parameters=parameters)
+        #: What a message's arguments must fit: the function's, without ``context``.
+        self.call_signature = signature
 
     def __repr__(self) -> str:
         return f"<@django.tasks.task: {self.name}>"
+
+    def bind_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """Raise TypeError, as a call would, if the arguments do not fit the function."""
+        try:
+            self.call_signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}(): {exc}") from None
 
     def _backend_class(self) -> type:
         try:
@@ -265,9 +276,12 @@ class DjangoTaskAdapter(QStashRuntimeTask[..., Any]):
 
     def _result_for_delivery(self, args: list[Any], kwargs: dict[str, Any]) -> TaskResult[..., Any]:
         request = self.request
+        # The QStash message id of this delivery (``message_id`` once core tells it apart from
+        # Celery's task id, which survives ``self.retry()``; a @task never republishes itself).
+        result_id = getattr(request, "message_id", None) or request.id or ""
         return TaskResult(
             task=self.django_task,
-            id=request.id or "",
+            id=result_id,
             status=READY,
             enqueued_at=None,
             started_at=None,
