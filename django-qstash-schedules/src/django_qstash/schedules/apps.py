@@ -8,3 +8,8 @@ class SchedulesConfig(AppConfig):
     label = "django_qstash_schedules"
     verbose_name = "django-qstash schedules"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_qstash.schedules import signals
+
+        signals.connect()
