@@ -47,16 +47,59 @@ class ResultBackendNotConfigured(DjangoQStashError):
 
 
 class Retry(DjangoQStashError):
-    """Raised by ``Task.retry()``: the task was republished and this delivery is done."""
+    """Raised by ``Task.retry()``: the task asked to run again later, and this delivery is done.
 
-    def __init__(self, message: str = "", *, exc: BaseException | None = None, when: Any = None):
+    As in Celery the idiom is ``raise self.retry(...)``. ``exc`` is the exception that caused
+    the retry, ``when`` the countdown (seconds) or eta, ``message_id`` the id of the message
+    that was published for the next attempt (``None`` in eager mode, where ``apply()`` runs the
+    next attempt itself with ``args``/``kwargs``).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        exc: BaseException | None = None,
+        when: Any = None,
+        message_id: str | None = None,
+        args: list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        is_eager: bool = False,
+    ) -> None:
         super().__init__(message or "Task was republished for a retry")
         self.exc = exc
         self.when = when
+        self.message_id = message_id
+        self.retry_args = args
+        self.retry_kwargs = kwargs
+        self.is_eager = is_eager
 
 
 class MaxRetriesExceededError(DjangoQStashError):
     """``Task.retry()`` was called after the task used up its retries."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        task_args: list[Any] | None = None,
+        task_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.task_args = task_args
+        self.task_kwargs = task_kwargs
+
+
+class CanvasNotSupported(DjangoQStashError, NotImplementedError):
+    """A Celery canvas construct that QStash cannot carry out (see docs/celery.md)."""
+
+
+class IgnoredOptionWarning(UserWarning):
+    """A Celery option that has no meaning with QStash was given; it is ignored.
+
+    Sent once per task and option, so a module of Celery tasks imports without crashing and the
+    log says what does not apply. Silence it with ``warnings.filterwarnings``.
+    """
 
 
 class TaskTimeout(DjangoQStashError):

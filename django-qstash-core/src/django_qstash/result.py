@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django_qstash import hooks
@@ -29,6 +30,8 @@ class AsyncResult:
     def __init__(self, id: str, task_name: str | None = None) -> None:
         self.id = id
         self.task_name = task_name
+        #: The result of the step before, for eager chains (as Celery's ``parent``).
+        self.parent: AsyncResult | None = None
 
     @property
     def task_id(self) -> str:
@@ -111,6 +114,59 @@ class AsyncResult:
             time.sleep(interval)
 
     wait = get
+
+
+class GroupResult:
+    """The results of a ``group``: one :class:`AsyncResult` per member, in order."""
+
+    def __init__(self, id: str, results: list[AsyncResult]) -> None:
+        self.id = id
+        self.results = results
+        self.parent: AsyncResult | None = None
+
+    @property
+    def children(self) -> list[AsyncResult]:
+        return self.results
+
+    def __repr__(self) -> str:
+        return f"<GroupResult: {self.id} [{', '.join(r.id for r in self.results)}]>"
+
+    def __iter__(self) -> Iterator[AsyncResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, index: int) -> AsyncResult:
+        return self.results[index]
+
+    def ready(self) -> bool:
+        return all(result.ready() for result in self.results)
+
+    def successful(self) -> bool:
+        return all(result.successful() for result in self.results)
+
+    def failed(self) -> bool:
+        return any(result.failed() for result in self.results)
+
+    def waiting(self) -> bool:
+        return not self.ready()
+
+    def completed_count(self) -> int:
+        return sum(1 for result in self.results if result.successful())
+
+    def get(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> list[Any]:
+        """Every member's value, in order (waits up to ``timeout`` seconds in all)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values = []
+        for result in self.results:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            values.append(result.get(timeout=remaining, propagate=propagate, interval=interval))
+        return values
+
+    join = get
 
 
 class TaskFailure(Exception):

@@ -1,4 +1,9 @@
-"""Run one delivery of a task: the single execution path shared by the webhook and eager mode."""
+"""Run one delivery of a task: the single execution path shared by the webhook and eager mode.
+
+What a task needs to offer the runner: ``name``, ``_invoke(args, kwargs)``, ``ignore_result``
+and ``options``; the Celery parts (``retry_policy``, ``throws``, handlers, ``retry``) are used
+when present.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +36,36 @@ class Outcome:
     duration: float = 0.0
     #: The task republished itself (``Task.retry``); QStash must not retry this delivery too.
     republished: bool = False
+    #: No attempt will follow this failure.
+    final: bool = False
+    #: The task's own retry rules say stop (``autoretry_for`` does not list the exception, or
+    #: ``retry()`` ran out of retries), although QStash has retries left: answer 489.
+    stop_retrying: bool = False
+    #: Eager mode: ``retry()`` asked ``apply()`` to run the next attempt.
+    retry: Retry | None = None
 
 
 def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
     options = delivery.options
+    default_headers = getattr(task, "default_headers", None)
+    if not options:
+        return TaskRequest(
+            id=delivery.message_id,
+            task=task.name,
+            args=delivery.args,
+            kwargs=delivery.kwargs,
+            retries=delivery.retried,
+            schedule_id=delivery.schedule_id,
+            called_directly=False,
+            is_eager=delivery.is_eager,
+            message_id=delivery.message_id,
+            headers=dict(default_headers) if default_headers else {},
+            delivery_info={"retried": delivery.retried},
+        )
+    link = options.get("link")
+    link_error = options.get("link_error")
     return TaskRequest(
-        id=delivery.message_id,
+        id=options.get("task_id") or delivery.message_id,
         task=task.name,
         args=delivery.args,
         kwargs=delivery.kwargs,
@@ -46,43 +75,34 @@ def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
         schedule_id=delivery.schedule_id,
         called_directly=False,
         is_eager=delivery.is_eager,
-        headers=dict(options.get("headers", {})),
+        headers={**(default_headers or {}), **(options.get("headers") or {})},
+        root_id=options.get("root_id"),
+        parent_id=options.get("parent_id"),
+        group=options.get("group_id"),
+        shadow=options.get("shadow"),
+        callbacks=list(link) if link else None,
+        errbacks=list(link_error) if link_error else None,
+        message_id=delivery.message_id,
+        message_options=options,
+        delivery_info={
+            "retried": delivery.retried,
+            "queue": (options.get("publish") or {}).get("queue"),
+        },
     )
 
 
 def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
     """Run the task for this delivery, send the hooks, and say how it went. Never raises."""
-    token = _current_request.set(request_for(task, delivery))
+    request = request_for(task, delivery)
+    token = _current_request.set(request)
     hooks.send_robust(hooks.task_started, task, delivery=delivery)
     started = time.perf_counter()
     try:
         value = task._invoke(delivery.args, delivery.kwargs)
     except Retry as retry:
-        outcome = Outcome(
-            RETRY, exception=retry.exc or retry, duration=time.perf_counter() - started
-        )
-        outcome.republished = True
-        hooks.send_robust(
-            hooks.task_retried, task, delivery=delivery, exception=retry.exc, countdown=retry.when
-        )
+        outcome = _retried(task, delivery, retry, started)
     except Exception as exc:
-        tb = traceback_module.format_exc()
-        outcome = Outcome(
-            FAILURE, exception=exc, traceback=tb, duration=time.perf_counter() - started
-        )
-        final = delivery.is_final_attempt
-        if not delivery.is_eager:
-            logger.error(
-                "Task %s[%s] raised on attempt %d%s",
-                task.name,
-                delivery.message_id,
-                delivery.attempt,
-                " (final)" if final else "; QStash will retry",
-                exc_info=exc,
-            )
-        hooks.send_robust(
-            hooks.task_failed, task, delivery=delivery, exception=exc, traceback=tb, final=final
-        )
+        outcome = _failed(task, delivery, request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
         hooks.send_robust(
@@ -90,4 +110,106 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
         )
     finally:
         _current_request.reset(token)
+    if getattr(task, "_has_handlers", False):
+        _call_handlers(task, request, outcome)
     return outcome
+
+
+def _retried(
+    task: Task[..., Any], delivery: hooks.Delivery, retry: Retry, started: float
+) -> Outcome:
+    outcome = Outcome(RETRY, exception=retry.exc or retry, duration=time.perf_counter() - started)
+    if retry.is_eager:
+        outcome.retry = retry
+    else:
+        outcome.republished = True
+    hooks.send_robust(
+        hooks.task_retried,
+        task,
+        delivery=delivery,
+        exception=retry.exc,
+        countdown=retry.when,
+        message_id=retry.message_id,
+    )
+    return outcome
+
+
+def _failed(
+    task: Task[..., Any],
+    delivery: hooks.Delivery,
+    request: TaskRequest,
+    exc: Exception,
+    started: float,
+) -> Outcome:
+    policy = getattr(task, "retry_policy", None)
+    if policy is not None and policy.enabled and not request.retries_exhausted:
+        if policy.matches(exc):
+            if delivery.is_eager:
+                # As Celery's autoretry: retry() decides (and runs the next attempt at once).
+                try:
+                    task.retry(exc=exc, **_retry_kwargs(task))
+                except Retry as retry:
+                    return _retried(task, delivery, retry, started)
+                except Exception as gave_up:
+                    exc = gave_up
+        else:
+            request.retries_exhausted = True  # not listed in autoretry_for: do not retry
+
+    tb = traceback_module.format_exc()
+    stop = request.retries_exhausted and not delivery.is_eager
+    final = stop or delivery.is_final_attempt or request.retries_exhausted
+    outcome = Outcome(
+        FAILURE,
+        exception=exc,
+        traceback=tb,
+        duration=time.perf_counter() - started,
+        final=final,
+        stop_retrying=stop and not delivery.is_final_attempt,
+    )
+    if not delivery.is_eager:
+        expected = isinstance(exc, tuple(getattr(task, "throws", ()) or ()))
+        logger.log(
+            logging.INFO if expected else logging.ERROR,
+            "Task %s[%s] raised on attempt %d%s",
+            request.shadow or task.name,
+            delivery.message_id,
+            delivery.attempt,
+            " (final)" if final else "; QStash will retry",
+            exc_info=None if expected else exc,
+        )
+    if not final and policy is not None and policy.enabled:
+        hooks.send_robust(
+            hooks.task_retried,
+            task,
+            delivery=delivery,
+            exception=exc,
+            countdown=None,
+            message_id=None,
+        )
+    hooks.send_robust(
+        hooks.task_failed, task, delivery=delivery, exception=exc, traceback=tb, final=final
+    )
+    return outcome
+
+
+def _retry_kwargs(task: Task[..., Any]) -> dict[str, Any]:
+    kwargs = dict(getattr(task, "retry_kwargs", None) or {})
+    kwargs.pop("countdown", None)  # eager retries run at once
+    return kwargs
+
+
+def _call_handlers(task: Task[..., Any], request: TaskRequest, outcome: Outcome) -> None:
+    """Celery's ``on_success``/``on_failure``/``on_retry``/``after_return`` of a base class."""
+    task_id = request.id or ""
+    args, kwargs = request.args, request.kwargs
+    try:
+        if outcome.status == SUCCESS:
+            task.on_success(outcome.value, task_id, args, kwargs)
+        elif outcome.status == RETRY:
+            task.on_retry(outcome.exception, task_id, args, kwargs, outcome.traceback)
+        elif outcome.exception is not None:
+            task.on_failure(outcome.exception, task_id, args, kwargs, outcome.traceback)
+        value = outcome.value if outcome.status == SUCCESS else outcome.exception
+        task.after_return(outcome.status, value, task_id, args, kwargs, outcome.traceback)
+    except Exception:
+        logger.exception("A handler of task %s raised; the outcome is unchanged", task.name)

@@ -3,12 +3,19 @@ thing.
 
 Answers (every one with a small JSON body that says why):
 
-* 200: the task succeeded, was retried by republishing, or had already succeeded.
+* 200: the task succeeded, was retried by republishing, had already succeeded, or expired
+  (``expires``: acknowledged and recorded as expired, not run).
 * 500: the task raised and may succeed later (QStash retries).
 * 503: the result store could not be reached before running; nothing ran (QStash retries).
 * 409: another delivery of the same message is running now (QStash retries).
 * 489 + ``Upstash-NonRetryable-Error: true``: retrying cannot help (unknown task, malformed
-  message, unknown envelope version, arguments that do not fit the task).
+  message, unknown envelope version, arguments that do not fit the task), or the task's own
+  retry rules say stop (an exception ``autoretry_for`` does not list; ``retry()`` past
+  ``max_retries``).
+
+QStash's callbacks for ``link``/``link_error`` (and chains) arrive at the same URL with the
+query string ``django_qstash=link`` or ``django_qstash=link_error``; they publish the next step
+(see ``canvas.continue_from_callback``).
 * 401: missing or invalid signature; 403: a replayed signature. Nothing runs.
 * 405 / 413 / 415: not a POST / body too large / not JSON.
 """
@@ -16,14 +23,16 @@ Answers (every one with a small JSON body that says why):
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import envelope, hooks, runner, signing
+from django_qstash import canvas, envelope, hooks, runner, signing
 from django_qstash.conf import conf
-from django_qstash.exceptions import MalformedMessage, TaskNotRegistered
+from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
+from django_qstash.options import has_expired
 from django_qstash.registry import registry
 
 logger = logging.getLogger("django_qstash")
@@ -65,6 +74,10 @@ def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
     limit = conf.MAX_BODY_SIZE
     if length > limit:
         return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
+    query = request.META.get("QUERY_STRING")
+    if query and query in canvas.CALLBACK_MARKERS:
+        # QStash's callback after a task with link/link_error: its body is QStash's JSON.
+        return _callback(request, query, limit)
     content_type = request.content_type or ""
     if content_type != "application/json":
         return _answer(
@@ -98,20 +111,77 @@ def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
     except TypeError as exc:
         return _refuse("bad_arguments", str(exc))
 
+    options = message.options
     delivery = hooks.Delivery(
         message_id=request.headers.get("Upstash-Message-Id") or f"jti:{claims.get('jti')}",
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,
-        options=message.options,
+        options=options,
         retried=_header_int(request, "Upstash-Retried"),
-        max_retries=message.options.get("max_retries"),
+        max_retries=options.get("max_retries") if options else None,
         schedule_id=request.headers.get("Upstash-Schedule-Id") or None,
         signature_id=claims.get("jti"),
         signature_expires=claims.get("exp"),
     )
     hooks.send_robust(hooks.task_received, task, delivery=delivery)
+    if options and "expires" in options and has_expired(options["expires"], time.time()):
+        return _expire(task, delivery)
     return _run(task, delivery)
+
+
+def _callback(request: HttpRequest, marker: str, limit: int) -> JsonResponse:
+    """Continue a canvas (link, link_error, chain) from QStash's (failure) callback."""
+    body = request.body
+    if len(body) > limit:
+        return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
+    try:
+        # QStash signs a callback for the callback URL: the webhook URL from settings plus the
+        # marker, which the signature covers (never the Host header).
+        signing.verify(
+            request.headers.get("Upstash-Signature"),
+            body,
+            url=f"{conf.webhook_url}?{marker}",
+            keys=(conf.QSTASH_CURRENT_SIGNING_KEY, conf.QSTASH_NEXT_SIGNING_KEY),
+            leeway=conf.CLOCK_TOLERANCE,
+        )
+    except signing.SignatureError as exc:
+        logger.warning("django-qstash rejected a callback signature: %s", exc)
+        return _answer(401, "invalid_signature", error=str(exc))
+    try:
+        published = canvas.continue_from_callback(marker, body)
+    except canvas.CallbackIgnored as exc:
+        return _answer(200, "callback_ignored", detail=str(exc))
+    except MalformedMessage as exc:
+        return _refuse("malformed_callback", str(exc))
+    except TaskNotRegistered as exc:
+        return _refuse("unknown_task", str(exc))
+    except PublishError as exc:
+        logger.error("django-qstash could not publish the next step of a canvas: %s", exc)
+        return _answer(500, "publish_failed", error=str(exc))
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        return _refuse("bad_signature_arguments", str(exc))
+    return _answer(200, "linked", published=published)
+
+
+def _expire(task: Any, delivery: hooks.Delivery) -> JsonResponse:
+    """An expired message is acknowledged, recorded as expired when the store can, not run."""
+    logger.info(
+        "Task %s[%s] expired at %s; not run",
+        task.name,
+        delivery.message_id,
+        delivery.options.get("expires"),
+    )
+    store = hooks.get_result_store()
+    record_expired = getattr(store, "record_expired", None)
+    stored = True
+    if record_expired is not None:
+        try:
+            record_expired(delivery)
+        except Exception:
+            stored = False
+            logger.exception("django-qstash could not record that %s expired", delivery.message_id)
+    return _answer(200, "expired", task_id=delivery.message_id, stored=stored)
 
 
 def _run(task: Any, delivery: hooks.Delivery) -> JsonResponse:
@@ -156,14 +226,23 @@ def _run(task: Any, delivery: hooks.Delivery) -> JsonResponse:
             200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored
         )
     if outcome.status == runner.RETRY:
-        return _answer(200, "retry", task_id=delivery.message_id, stored=stored)
+        retry = outcome.retry
+        return _answer(
+            200,
+            "retry",
+            task_id=delivery.message_id,
+            retry_id=retry.message_id if retry is not None else None,
+            stored=stored,
+        )
     error = outcome.exception
+    # 489 when the task's own rules say stop although QStash has retries left (an exception
+    # autoretry_for does not list, retry() past max_retries); otherwise a retryable 500.
     return _answer(
-        500,
+        NON_RETRYABLE if outcome.stop_retrying else 500,
         "failure",
         task_id=delivery.message_id,
         error=f"{type(error).__name__}: {error}",
-        final=delivery.is_final_attempt,
+        final=outcome.final,
         stored=stored,
     )
 
@@ -172,7 +251,7 @@ def _record(
     store: hooks.ResultStore, task: Any, delivery: hooks.Delivery, outcome: runner.Outcome
 ) -> None:
     if outcome.status == runner.SUCCESS:
-        if not task.ignore_result:
+        if not delivery.options.get("ignore_result", task.ignore_result):
             store.record_success(delivery, outcome.value, outcome.duration)
         else:
             store.record_success(delivery, None, outcome.duration)
@@ -184,6 +263,6 @@ def _record(
             delivery,
             outcome.exception,
             outcome.traceback or "",
-            final=delivery.is_final_attempt,
+            final=outcome.final,
             duration=outcome.duration,
         )
