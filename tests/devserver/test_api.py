@@ -6,7 +6,8 @@ import pytest
 from qstash import Receiver
 from qstash.errors import QStashError
 
-from tests.devserver.conftest import NON_RETRYABLE, Receiver as LoopbackReceiver
+from tests.devserver.conftest import NON_RETRYABLE
+from tests.devserver.conftest import Receiver as LoopbackReceiver
 from tests.support.devserver import DevServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
@@ -104,9 +105,11 @@ def test_dlq_list_filters_get_delete(client, receiver: LoopbackReceiver):
     by_url = client.dlq.list(filter={"url": receiver.url + "/dead", "label": "dlq-a"})
     assert len(by_url.messages) == 3
     page = client.dlq.list(count=2, filter={"label": "dlq-a"})
-    assert len(page.messages) == 2 and page.cursor
+    assert len(page.messages) == 2
+    assert page.cursor
     rest = client.dlq.list(cursor=page.cursor, count=2, filter={"label": "dlq-a"})
-    assert len(rest.messages) == 1 and rest.cursor is None
+    assert len(rest.messages) == 1
+    assert rest.cursor is None
     entry = client.dlq.get(listed.messages[0].dlq_id)
     assert entry.message_id == listed.messages[0].message_id
     assert entry.response_body == '{"error": "no"}'
@@ -132,7 +135,8 @@ def test_dlq_retry(client, receiver: LoopbackReceiver, qstash_devserver: DevServ
     assert retried.header("Upstash-Message-Id") == new_id
     assert client.dlq.list(filter={"label": "dlq-retry"}).messages == []
     missing = qstash_devserver.http.post(f"/v2/dlq/retry/{entry.dlq_id}")
-    assert missing.status_code == 404 and "error" in missing.json()
+    assert missing.status_code == 404
+    assert "error" in missing.json()
 
 
 # ------------------------------------------------------------------------ logs
@@ -153,11 +157,13 @@ def test_logs_states_and_both_paths(client, receiver: LoopbackReceiver, qstash_d
     delivered = client.log.list(
         filter={"message_id": response.message_id, "state": LogState.DELIVERED}
     ).logs
-    assert len(delivered) == 1 and delivered[0].response_status == 200
+    assert len(delivered) == 1
+    assert delivered[0].response_status == 200
     openapi = qstash_devserver.http.get("/v2/logs", params={"messageId": response.message_id})
     assert len(openapi.json()["logs"]) == 3
     page = client.log.list(count=1, filter={"message_id": response.message_id})
-    assert len(page.logs) == 1 and page.cursor
+    assert len(page.logs) == 1
+    assert page.cursor
 
 
 # ------------------------------------------------------------------------ signing keys
@@ -173,7 +179,8 @@ def test_signing_keys_get_and_rotate(devserver_factory, receiver: LoopbackReceiv
     )
     rotated = client.signing_key.rotate()
     assert rotated.current == keys.next
-    assert rotated.next.startswith("sig_") and len(rotated.next) == 32
+    assert rotated.next.startswith("sig_")
+    assert len(rotated.next) == 32
     assert client.signing_key.get() == rotated
     url = receiver.url + "/after-rotate"
     client.message.publish(url=url, body="x")
@@ -193,7 +200,8 @@ def test_queue_lifecycle(client, receiver: LoopbackReceiver):
     client.queue.upsert("lifecycle", parallelism=2)
     queue = client.queue.get("lifecycle")
     assert (queue.name, queue.parallelism, queue.paused, queue.lag) == ("lifecycle", 2, False, 0)
-    assert queue.created_at > 0 and queue.updated_at >= queue.created_at
+    assert queue.created_at > 0
+    assert queue.updated_at >= queue.created_at
     assert "lifecycle" in {q.name for q in client.queue.list()}
 
     client.queue.pause("lifecycle")
@@ -244,8 +252,10 @@ def test_schedule_lifecycle(client, receiver: LoopbackReceiver, qstash_devserver
 
     schedule = wait_until(delivered_state, timeout=10)
     assert (schedule.destination, schedule.cron, schedule.retries) == (url, "* * * * *", 1)
-    assert schedule.method == "POST" and schedule.paused is False
-    assert schedule.last_schedule_time and schedule.next_schedule_time
+    assert schedule.method == "POST"
+    assert schedule.paused is False
+    assert schedule.last_schedule_time
+    assert schedule.next_schedule_time
     assert schedule.label == "sched"
     assert schedule_id in {s.schedule_id for s in client.schedule.list()}
 

@@ -107,19 +107,29 @@ def test_batch_and_batch_json(client, receiver: Receiver):
     assert receiver.wait("/batch-a")[0].body == b"a"
     assert receiver.wait("/batch-b")[0].body == b"b"
     c = receiver.wait("/batch-c")[0]
-    assert (c.json(), c.header("X-C"), c.header("Content-Type")) == ({"c": 1}, "c", "application/json")
+    assert (c.json(), c.header("X-C"), c.header("Content-Type")) == (
+        {"c": 1},
+        "c",
+        "application/json",
+    )
     assert receiver.wait("/batch-d")[0].body == b"null"
     assert client.queue.get("batch-queue").name == "batch-queue"
 
 
-def test_batch_reads_lower_case_header_names(qstash_devserver: DevServerProcess, receiver: Receiver):
+def test_batch_reads_lower_case_header_names(
+    qstash_devserver: DevServerProcess, receiver: Receiver
+):
     # The JS SDK sends batch item headers lower-cased (QSTASH-PROTOCOL.md §2.3).
     response = qstash_devserver.http.post(
         "/v2/batch",
         json=[
             {
                 "destination": receiver.url + "/js",
-                "headers": {"content-type": "text/plain", "upstash-forward-x-js": "1", "upstash-method": "PATCH"},
+                "headers": {
+                    "content-type": "text/plain",
+                    "upstash-forward-x-js": "1",
+                    "upstash-method": "PATCH",
+                },
                 "body": "hi",
             }
         ],
@@ -150,13 +160,16 @@ def test_content_based_deduplication(client, receiver: Receiver):
     again = client.message.publish_json(body={"same": True}, **options)
     other = client.message.publish_json(body={"same": False}, **options)
     assert (again.deduplicated, again.message_id) == (True, first.message_id)
-    assert other.deduplicated is False and other.message_id != first.message_id
+    assert other.deduplicated is False
+    assert other.message_id != first.message_id
     client.message.cancel_many([first.message_id, other.message_id])
 
 
 def test_timeout_fails_the_attempt(client, receiver: Receiver, qstash_devserver):
     receiver.delays["/slow"] = 3
-    response = client.message.publish_json(url=receiver.url + "/slow", body={}, timeout=1, retries=0)
+    response = client.message.publish_json(
+        url=receiver.url + "/slow", body={}, timeout=1, retries=0
+    )
     receiver.wait("/slow")
     entry = _wait_dlq(qstash_devserver, response.message_id)
     assert "timeout" in (entry.get("error") or "")
@@ -198,7 +211,9 @@ def test_flow_control_rate(client, receiver: Receiver):
 
 
 def test_label_is_kept_and_filterable(client, receiver: Receiver):
-    response = client.message.publish_json(url=receiver.url + "/lbl", body=1, label="my-label", delay=60)
+    response = client.message.publish_json(
+        url=receiver.url + "/lbl", body=1, label="my-label", delay=60
+    )
     assert client.message.get(response.message_id).label == "my-label"
     client.message.cancel(response.message_id)
     logs = client.log.list(filter={"label": "my-label"}).logs
@@ -227,7 +242,9 @@ def test_wrong_or_missing_token_is_401(qstash_devserver: DevServerProcess, recei
         wrong.message.publish_json(url=receiver.url, body=1)
     import httpx
 
-    response = httpx.post(f"{qstash_devserver.url}/v2/publish/{receiver.url}/x", content=b"1", trust_env=False)
+    response = httpx.post(
+        f"{qstash_devserver.url}/v2/publish/{receiver.url}/x", content=b"1", trust_env=False
+    )
     assert response.status_code == 401
     assert set(response.json()) == {"error"}
     # The query-string form real QStash accepts.

@@ -230,7 +230,7 @@ DevServerFactory = Callable[..., DevServerProcess]
 
 @pytest.fixture
 def devserver_factory(tmp_path: Path) -> Iterator[DevServerFactory]:
-    """Start private dev servers: ``devserver_factory(*flags, fast_retries=True, cron_tick=None)``."""
+    """Private dev servers: ``devserver_factory(*flags, fast_retries=True, cron_tick=None)``."""
     started: list[DevServerProcess] = []
 
     def start(

@@ -52,8 +52,7 @@ def base_env(database: Path) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # The pytest process's settings module and test-only variables must not leak in.
-        if not key.startswith(("DJANGO_", "QSTASH_", "PYTEST_"))
-        and key not in ("DATABASE_URL",)
+        if not key.startswith(("DJANGO_", "QSTASH_", "PYTEST_")) and key not in ("DATABASE_URL",)
     }
     env.update(
         DJANGO_SETTINGS_MODULE="cfehome.settings",
@@ -123,14 +122,11 @@ class DjangoServer:
 
     def command(self) -> list[str]:
         if self.kind == "runserver":
-            return [
-                sys.executable,
-                str(SAMPLE_PROJECT / "manage.py"),
-                "runserver",
-                "--noreload",
-                "--nothreading" if self.threads <= 1 else "--skip-checks",
-                f"127.0.0.1:{self.port}",
-            ]
+            command = [sys.executable, str(SAMPLE_PROJECT / "manage.py"), "runserver"]
+            command += ["--noreload", "--skip-checks", f"127.0.0.1:{self.port}"]
+            if self.threads <= 1:
+                command.append("--nothreading")
+            return command
         return [
             sys.executable,
             "-m",
@@ -143,7 +139,7 @@ class DjangoServer:
             "--threads",
             str(self.threads),
             "--graceful-timeout",
-            "2",
+            "1",
             "--timeout",
             "60",
         ]
