@@ -36,6 +36,16 @@ def record_attempt(context: TaskContext, key: str) -> dict[str, Any]:
     return info
 
 
+@task(takes_context=True)
+def fail_until_attempt(context: TaskContext, key: str, succeed_on_attempt: int) -> int:
+    """Fail until the given attempt (QStash retries it), recording each attempt's context."""
+    info = {"attempt": context.attempt, "result_id": context.task_result.id}
+    TaskRun.objects.create(task="django_tasks.fail_until_attempt", key=key, value=info)
+    if context.attempt < succeed_on_attempt:
+        raise RuntimeError(f"attempt {context.attempt} of {key} fails on purpose")
+    return context.attempt
+
+
 @task(queue_name="emails")
 def email_users(emails: list[str], subject: str, message: str) -> int:
     """Django's documentation example, on the "emails" QStash queue."""

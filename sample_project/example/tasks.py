@@ -77,6 +77,11 @@ if find_spec("django.tasks") or find_spec("django_tasks"):
     from example.django_tasks import (  # noqa: F401
         async_triple,
         email_users,
+        fail_until_attempt,
         record_attempt,
         record_task,
     )
+
+
+# Celery-style tasks (the Celery compatibility tests run them end to end through this app).
+from example import celery_style  # noqa: E402, F401
