@@ -81,7 +81,3 @@ if find_spec("django.tasks") or find_spec("django_tasks"):
         record_attempt,
         record_task,
     )
-
-
-# Celery-style tasks (the Celery compatibility tests run them end to end through this app).
-from example import celery_style  # noqa: E402, F401
