@@ -33,6 +33,10 @@ QSTASH_NAME = RegexValidator(
 )
 
 
+#: Written only by the sync service (with update()), never by save().
+SYNC_RECORD_FIELDS = frozenset({"last_synced_at", "synced_fingerprint", "synced_active"})
+
+
 def new_schedule_id() -> str:
     """A stable, QStash-valid schedule id for a new row: ``djq-<32 hex digits>``."""
     return f"{conf.id_prefix()}{uuid.uuid4().hex}"
@@ -149,8 +153,17 @@ class TaskSchedule(models.Model):
         self.validate_invariants(fields)
         # Anything saved through save() differs from QStash until the sync after commit.
         self.needs_sync = True
+        self.sync_error = ""
         if fields is not None:
-            kwargs["update_fields"] = {*fields, "needs_sync", "updated_at"}
+            kwargs["update_fields"] = {*fields, "needs_sync", "sync_error", "updated_at"}
+        elif not self._state.adding and not kwargs.get("force_insert") and not args:
+            # The sync service owns the record of what QStash holds: an instance loaded before
+            # a sync must not write its stale copy back.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in SYNC_RECORD_FIELDS
+            ]
         super().save(*args, **kwargs)
 
     # ------------------------------------------------------------------ derived values

@@ -259,11 +259,7 @@ class PushResult:
 
 def _upsert(spec: ScheduleSpec) -> None:
     sdk = client()
-    returned = _call(
-        f"save schedule {spec.schedule_id}", lambda: sdk.schedule.create(**spec.create_kwargs())
-    )
-    if returned and returned != spec.schedule_id:  # pragma: no cover - QStash honours the id
-        logger.warning("QStash answered schedule id %r for %r", returned, spec.schedule_id)
+    _call(f"save schedule {spec.schedule_id}", lambda: sdk.schedule.create(**spec.create_kwargs()))
 
 
 def _set_paused(schedule_id: str, paused: bool) -> None:
