@@ -12,8 +12,16 @@ from django_qstash.schedules import cron
 
 @pytest.mark.parametrize(
     "expression",
-    ["0 0 * * *", "*/15 * * * *", "0 4 * * MON-FRI", "0,30 9-17 * * 1-5", "0 4 1,15 jan *",
-     "5 0 * 8 *", "0 0 * * 7", "  0   0 * * *  "],
+    [
+        "0 0 * * *",
+        "*/15 * * * *",
+        "0 4 * * MON-FRI",
+        "0,30 9-17 * * 1-5",
+        "0 4 1,15 jan *",
+        "5 0 * 8 *",
+        "0 0 * * 7",
+        "  0   0 * * *  ",
+    ],
 )
 def test_valid(expression):
     cron.validate_cron(expression)
@@ -87,7 +95,9 @@ def test_next_runs_in_the_schedule_zone():
 
 def test_inspect_reports_errors_instead_of_raising():
     info = cron.inspect_cron("61 * * * *")
-    assert info.runs == [] and info.description == ""
+    assert info.runs == []
+    assert info.description == ""
     assert "minute" in info.error
     good = cron.inspect_cron("0 0 * * *", count=3)
-    assert good.error == "" and len(good.runs) == 3
+    assert good.error == ""
+    assert len(good.runs) == 3

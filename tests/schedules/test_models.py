@@ -18,9 +18,13 @@ def test_defaults_and_stable_schedule_id():
     schedule = make_schedule(name="nightly")
     assert re.fullmatch(r"djq-[0-9a-f]{32}", schedule.schedule_id)
     assert schedule.is_active is True
-    assert schedule.kwargs == {} and schedule.args == ["key"]
-    assert schedule.retries is None and schedule.timeout is None and schedule.queue == ""
-    assert schedule.sync_state == "pending" and schedule.needs_sync is True
+    assert schedule.kwargs == {}
+    assert schedule.args == ["key"]
+    assert schedule.retries is None
+    assert schedule.timeout is None
+    assert schedule.queue == ""
+    assert schedule.sync_state == "pending"
+    assert schedule.needs_sync is True
     first_id = schedule.schedule_id
     schedule.cron = "0 1 * * *"
     schedule.save()
@@ -95,7 +99,8 @@ def test_blank_arguments_mean_none():
     schedule.args = None
     schedule.kwargs = None
     schedule.clean_fields()
-    assert schedule.args == [] and schedule.kwargs == {}
+    assert schedule.args == []
+    assert schedule.kwargs == {}
 
 
 def test_save_with_update_fields_checks_only_those():
@@ -105,7 +110,8 @@ def test_save_with_update_fields_checks_only_those():
     schedule.is_active = False
     schedule.save(update_fields=["is_active"])  # the task vanished, pausing still works
     schedule.refresh_from_db()
-    assert schedule.is_active is False and schedule.needs_sync is True
+    assert schedule.is_active is False
+    assert schedule.needs_sync is True
     with pytest.raises(ValidationError):
         schedule.save()
 

@@ -99,7 +99,8 @@ def test_a_delete_qstash_did_not_get_is_kept_for_the_sync_command(
         TaskSchedule.objects.filter(pk=schedule.pk).delete()  # queryset deletes send signals
     deletion = ScheduleDeletion.objects.get()
     assert (deletion.schedule_id, deletion.name) == (schedule.schedule_id, "to delete")
-    assert "HTTP 503: maintenance" in deletion.error and deletion.attempted_at is not None
+    assert "HTTP 503: maintenance" in deletion.error
+    assert deletion.attempted_at is not None
 
 
 def test_a_rolled_back_delete_sends_nothing(fake_qstash, django_capture_on_commit_callbacks):
@@ -114,7 +115,8 @@ def test_a_rolled_back_delete_sends_nothing(fake_qstash, django_capture_on_commi
                 raise RuntimeError("abort")
         except RuntimeError:
             pass
-    assert callbacks == [] and fake_qstash.requests == []
+    assert callbacks == []
+    assert fake_qstash.requests == []
     assert not ScheduleDeletion.objects.exists()
     assert TaskSchedule.objects.filter(pk=pk).exists()
 
@@ -126,14 +128,16 @@ def test_auto_sync_off_records_but_does_not_call(fake_qstash, django_capture_on_
     ):
         schedule = make_schedule()
         schedule.delete()
-    assert callbacks == [] and fake_qstash.requests == []
+    assert callbacks == []
+    assert fake_qstash.requests == []
     assert ScheduleDeletion.objects.filter(schedule_id=schedule.schedule_id).exists()
 
 
 def test_sync_suspended(fake_qstash, django_capture_on_commit_callbacks):
     with sync_suspended(), django_capture_on_commit_callbacks(execute=True) as callbacks:
         make_schedule()
-    assert callbacks == [] and fake_qstash.requests == []
+    assert callbacks == []
+    assert fake_qstash.requests == []
 
 
 def test_a_stale_instance_does_not_overwrite_the_sync_record(

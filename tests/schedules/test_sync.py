@@ -37,8 +37,10 @@ def test_upsert_request_carries_the_delay_envelope_and_the_stable_id(fake_qstash
         "kwargs": {"value": 2},
     }
     schedule.refresh_from_db()
-    assert schedule.sync_state == "synced" and schedule.sync_error == ""
-    assert schedule.synced_active is True and schedule.last_synced_at is not None
+    assert schedule.sync_state == "synced"
+    assert schedule.sync_error == ""
+    assert schedule.synced_active is True
+    assert schedule.last_synced_at is not None
 
 
 def test_same_body_as_delay_on_the_wire(fake_qstash):
@@ -103,7 +105,8 @@ def test_deactivating_pauses_and_activating_resumes_without_a_new_upsert(fake_qs
         ("PATCH", f"/v2/schedules/{sid}/resume"),
     ]
     schedule.refresh_from_db()
-    assert schedule.synced_active is True and schedule.sync_state == "synced"
+    assert schedule.synced_active is True
+    assert schedule.sync_state == "synced"
 
 
 def test_a_new_inactive_schedule_is_created_then_paused(fake_qstash):
@@ -134,8 +137,10 @@ def test_unreachable_qstash_keeps_the_row_marked_unsynced(unreachable_qstash):
     assert error is not None
     assert error.startswith("Could not reach QStash at http://127.0.0.1:9 to save schedule djq-")
     schedule.refresh_from_db()
-    assert schedule.sync_state == "failed" and schedule.sync_error == error
-    assert schedule.needs_sync is True and schedule.last_synced_at is None
+    assert schedule.sync_state == "failed"
+    assert schedule.sync_error == error
+    assert schedule.needs_sync is True
+    assert schedule.last_synced_at is None
 
 
 @pytest.mark.parametrize(
@@ -158,7 +163,8 @@ def test_refusals_are_stored_with_qstash_s_reason(fake_qstash, status, expected)
 def test_rate_limit_is_explained(fake_qstash):
     fake_qstash.answer = (429, {"error": "slow down"}, {"Burst-RateLimit-Reset": "1"})
     error = sync.sync_schedule(make_schedule())
-    assert error is not None and "rate-limited" in error
+    assert error is not None
+    assert "rate-limited" in error
 
 
 def test_a_failed_sync_is_repaired_by_the_next_one(fake_qstash):
@@ -178,11 +184,13 @@ def test_unregistered_task_and_missing_settings_are_not_pushed(fake_qstash):
     schedule = make_schedule()
     TaskSchedule.objects.filter(pk=schedule.pk).update(task_name="gone.task")
     error = sync.sync_schedule(schedule.pk)
-    assert error is not None and "Not pushed: no task named 'gone.task' is registered" in error
+    assert error is not None
+    assert "Not pushed: no task named 'gone.task' is registered" in error
     schedule = make_schedule()
     with override_settings(DJANGO_QSTASH_DOMAIN=""):
         error = sync.sync_schedule(schedule)
-    assert error is not None and "DJANGO_QSTASH_DOMAIN is not set" in error
+    assert error is not None
+    assert "DJANGO_QSTASH_DOMAIN is not set" in error
     assert fake_qstash.requests == []
 
 
@@ -193,7 +201,8 @@ def test_pause_of_a_schedule_qstash_lost_recreates_it(fake_qstash):
     fake_qstash.answer = (404, {"error": "schedule not found"}, {})
     error = sync.sync_schedule(schedule.pk)
     # The fake answers 404 to everything, so the recreation fails too, but it was attempted.
-    assert error is not None and "HTTP 404" in error
+    assert error is not None
+    assert "HTTP 404" in error
     assert schedule_calls(fake_qstash)[1:3] == [
         ("PATCH", f"/v2/schedules/{schedule.schedule_id}/pause"),
         CREATE,
@@ -218,7 +227,8 @@ def test_set_active_updates_rows_and_pushes(fake_qstash):
     sync.sync_schedule(schedule)
     assert sync.set_active([schedule], False) == {}
     schedule.refresh_from_db()
-    assert schedule.is_active is False and schedule.sync_state == "synced"
+    assert schedule.is_active is False
+    assert schedule.sync_state == "synced"
     assert schedule_calls(fake_qstash)[-1] == (
         "PATCH",
         f"/v2/schedules/{schedule.schedule_id}/pause",
