@@ -1,0 +1,71 @@
+"""Fixtures of the Celery compatibility tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+
+from django_qstash import hooks
+from tests.support.recorder import Recorder
+from tests.support.signing import make_token
+
+WEBHOOK = "http://127.0.0.1:8000/qstash/webhook/"
+
+
+@pytest.fixture
+def qstash(recorder: Recorder) -> Iterator[Recorder]:
+    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
+    with override_settings(QSTASH_URL=recorder.url):
+        yield recorder
+
+
+@pytest.fixture
+def no_result_store() -> Iterator[None]:
+    """Core alone: no results app store (the webhook then needs no database)."""
+    store = hooks.get_result_store()
+    hooks.unregister_result_store()
+    yield
+    if store is not None:
+        hooks.register_result_store(store)
+
+
+def deliver(
+    body: bytes | dict[str, Any],
+    *,
+    query: str = "",
+    message_id: str = "msg_test",
+    retried: int = 0,
+    **headers: str,
+) -> Any:
+    """POST a signed delivery (or, with ``query``, a callback) to the webhook."""
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body
+    url = f"{WEBHOOK}?{query}" if query else WEBHOOK
+    headers.setdefault("Upstash-Message-Id", message_id)
+    headers.setdefault("Upstash-Retried", str(retried))
+    headers["Upstash-Signature"] = make_token(raw, url)
+    path = "/qstash/webhook/" + (f"?{query}" if query else "")
+    return Client().post(path, raw, content_type="application/json", headers=headers)
+
+
+def callback_body(
+    source: bytes, answer: dict[str, Any], *, status: int = 200, source_id: str = "msg_src"
+) -> dict[str, Any]:
+    """The JSON QStash POSTs to a (failure) callback URL (QSTASH-PROTOCOL.md §3.3)."""
+    return {
+        "status": status,
+        "header": {"Content-Type": ["application/json"]},
+        "body": base64.b64encode(json.dumps(answer).encode()).decode(),
+        "maxRetries": 3,
+        "sourceMessageId": source_id,
+        "url": WEBHOOK,
+        "method": "POST",
+        "sourceHeader": {"Content-Type": ["application/json"]},
+        "sourceBody": base64.b64encode(source).decode(),
+        "notBefore": 1724679589965,
+        "createdAt": 1724679589965,
+    }
