@@ -17,6 +17,7 @@ server logs) in DIR instead of a temporary directory.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,87 +290,170 @@ def stopped_on_exit(stack: Stack) -> Iterator[Stack]:
 
 @dataclass
 class Step:
-    """One row of the tour: a feature, the call that shows it, and what became of it."""
+    """One row of the tour: one QStash message, and what became of it."""
 
     key: str
-    feature: str
     call: str
-    enqueue: Callable[[], str] = field(repr=False)
-    message_id: str = ""
+    message_id: str
     task_name: str = ""
     qstash: str = "-"
     django: str = "-"
     attempts: int = 0
     result: str = ""
-    qstash_history: list[str] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return self.key.split(".")[0]
 
     @property
     def done(self) -> bool:
         return self.qstash in FINAL_QSTASH and self.django in FINAL_DJANGO
 
 
-def build_steps(run_id: str) -> list[Step]:
-    """The example tasks to enqueue, in order; each ``enqueue`` returns a QStash message id."""
+@dataclass
+class Action:
+    """Something the tour does to show a feature: publish a task, start a chain, a schedule."""
+
+    key: str
+    call: str
+    run: Callable[[Tour], None]
+
+
+def build_actions(run_id: str) -> list[Action]:
+    """What the tour does, in order. Features that are not installed are left out."""
     from example import tasks
 
     def key(name: str) -> str:
         return f"{name}-{run_id}"
 
-    return [
-        Step(
-            "plain",
-            "a plain task",
-            "math_add_task.delay(12, 454)",
-            lambda: tasks.math_add_task.delay(12, 454).id,
+    def publish(step: str, call: str, send: Callable[[], Any]) -> Action:
+        return Action(step, call, lambda tour: tour.track(step, call, send().id))
+
+    actions = [
+        publish(
+            "plain", "math_add_task.delay(12, 454)", lambda: tasks.math_add_task.delay(12, 454)
         ),
-        Step(
+        publish(
             "countdown",
-            f"delivered {COUNTDOWN}s later",
             f'hello_world.apply_async(args=("Tony Stark",), countdown={COUNTDOWN})',
-            lambda: (
-                tasks.hello_world.apply_async(
-                    args=("Tony Stark",),
-                    kwargs={"activity": "building in a cave"},
-                    countdown=COUNTDOWN,
-                ).id
+            lambda: tasks.hello_world.apply_async(
+                args=("Tony Stark",), kwargs={"activity": "building in a cave"}, countdown=COUNTDOWN
             ),
         ),
-        Step(
+        publish(
             "retry",
-            "fails twice, then succeeds",
             "fail_until.delay(key, succeed_on_attempt=3)",
-            lambda: tasks.fail_until.delay(key("retry"), succeed_on_attempt=3).id,
+            lambda: tasks.fail_until.delay(key("retry"), succeed_on_attempt=3),
         ),
-        Step(
+        publish(
             "fails",
-            "fails for good (to the DLQ)",
             "always_fails.delay(key)  # max_retries=0",
-            lambda: tasks.always_fails.delay(key("fails")).id,
+            lambda: tasks.always_fails.delay(key("fails")),
         ),
-        Step(
+        publish(
             "bound",
-            "bind=True: reads self.request",
-            "bound_info.delay(key)",
-            lambda: tasks.bound_info.delay(key("bound")).id,
+            "bound_info.delay(key)  # bind=True",
+            lambda: tasks.bound_info.delay(key("bound")),
         ),
-        Step(
-            "async",
-            "an async def task",
-            "async_double.delay(21)",
-            lambda: tasks.async_double.delay(21).id,
+        publish(
+            "async", "async_double.delay(21)  # async def", lambda: tasks.async_double.delay(21)
         ),
     ]
+    if _importable("example.django_tasks"):
+        from example.django_tasks import record_task
+
+        actions.append(
+            publish(
+                "djtask",
+                "record_task.enqueue(key)  # django.tasks",
+                lambda: record_task.enqueue(key("djtask")),
+            )
+        )
+    if _importable("django_qstash.canvas"):
+        actions.append(
+            Action(
+                "chain",
+                "chain(math_add_task.s(2, 2), math_add_task.s(4), math_add_task.s(8)).delay()",
+                start_chain,
+            )
+        )
+    if _importable("django_qstash.schedules.models"):
+        actions.append(
+            Action(
+                "cron",
+                "TaskSchedule(cron='* * * * *', task_name='example.tasks.record')",
+                lambda tour: start_schedule(tour, key("cron")),
+            )
+        )
+    return actions
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def start_chain(tour: Tour) -> None:
+    """Celery's canvas: each step is published by QStash's callback of the step before, with
+    the step's result prepended to the next one's arguments: (2 + 2) + 4, then + 8."""
+    from django_qstash.canvas import chain
+    from example.tasks import math_add_task
+
+    add = math_add_task
+    first = chain(add.s(2, 2), add.s(4), add.s(8)).delay()
+    tour.chains[first.id] = "chain"
+    tour.expected["chain"] = 3
+    tour.track("chain.1", "math_add_task.s(2, 2)", first.id)
+
+
+def start_schedule(tour: Tour, key: str) -> None:
+    """A cron schedule: saved in the database, pushed to QStash, fired by QStash every minute
+    (every CRON_TICK seconds on the tour's dev server). Paused once it has run twice."""
+    from django_qstash.schedules.models import TaskSchedule
+
+    schedule = TaskSchedule.objects.create(
+        name=f"tour {key}", cron="* * * * *", task_name="example.tasks.record", args=[key]
+    )
+    schedule.refresh_from_db()
+    if schedule.sync_error:
+        raise RuntimeError(f"the schedule did not reach QStash: {schedule.sync_error}")
+    tour.schedules[schedule.schedule_id] = "cron"
+    tour.expected["cron"] = 2
+    tour.say(f"{tour.elapsed():6.2f}s  {'cron':<10} publish    schedule {schedule.schedule_id}")
+
+    def pause_after_two_runs() -> bool:
+        runs = [s for s in tour.steps if s.group == "cron"]
+        if len([s for s in runs if s.done]) < 2:
+            return False
+        schedule.is_active = False
+        schedule.save()
+        schedule.refresh_from_db()
+        tour.say(f"{tour.elapsed():6.2f}s  {'cron':<10} pause      schedule {schedule.schedule_id}")
+        return True
+
+    tour.settlers.append(pause_after_two_runs)
 
 
 class Tour:
-    """Enqueue the steps, then follow them through the dev server's log and the results table."""
+    """Run the actions, then follow every message through the dev server's log and the results
+    table, until each has reached its final state."""
 
-    def __init__(self, stack: Stack, steps: list[Step], say: Callable[[str], None]) -> None:
+    def __init__(self, stack: Stack, say: Callable[[str], None]) -> None:
         import httpx
 
         self.stack = stack
-        self.steps = steps
         self.say = say
+        self.steps: list[Step] = []
+        #: The least number of messages (steps) a group must reach: a chain's length, say.
+        self.expected: dict[str, int] = {}
+        #: Chain root message id -> group; schedule id -> group (to find their later messages).
+        self.chains: dict[str, str] = {}
+        self.schedules: dict[str, str] = {}
+        #: Called on every poll until they return True (e.g. pause the schedule after two runs).
+        self.settlers: list[Callable[[], bool]] = []
         self.started = time.monotonic()
         self.seen_events: set[str] = set()
         self.http = httpx.Client(
@@ -386,16 +470,46 @@ class Tour:
         text = f"{self.elapsed():6.2f}s  {step.key:<10} {source:<7} {state:<10} {detail}"
         self.say(text.rstrip())
 
-    def enqueue_all(self, redraw: Callable[[], None] = lambda: None) -> None:
-        """Publish the steps one by one, a moment apart, so that each can be followed."""
-        for step in self.steps:
-            step.message_id = step.enqueue()
-            self.line(step, "publish", "", f"{step.call} -> {step.message_id}")
+    def track(self, key: str, call: str, message_id: str) -> Step:
+        step = Step(key, call, message_id)
+        self.steps.append(step)
+        self.line(step, "publish", "", f"{call} -> {message_id}")
+        return step
+
+    def run(self, actions: list[Action], redraw: Callable[[], None] = lambda: None) -> None:
+        """Run the actions one by one, a moment apart, so that each can be followed."""
+        for action in actions:
+            action.run(self)
             pause = time.monotonic() + STEP_PAUSE
             while time.monotonic() < pause:
                 self.poll()
                 redraw()
                 time.sleep(0.05)
+
+    def discover(self, event: dict[str, Any]) -> Step | None:
+        """A message the tour did not publish itself: a later step of a chain, or a cron run."""
+        if event.get("state") != "CREATED":
+            return None
+        group = self.schedules.get(event.get("scheduleId") or "")
+        body: dict[str, Any] = {}
+        with suppress(ValueError):
+            body = json.loads(base64.b64decode(event.get("body") or ""))
+        if not isinstance(body, dict):
+            return None
+        task = str(body.get("task", "")).rsplit(".", 1)[-1]
+        args = ", ".join(json.dumps(a) for a in body.get("args", []))
+        if group:
+            n = len([s for s in self.steps if s.group == group]) + 1
+            return self.track(
+                f"{group}.{n}", f"{task}({args})  # fired by QStash", event["messageId"]
+            )
+        group = self.chains.get(str((body.get("options") or {}).get("root_id", "")))
+        if group:
+            n = len([s for s in self.steps if s.group == group]) + 1
+            return self.track(
+                f"{group}.{n}", f"{task}({args})  # from the callback", event["messageId"]
+            )
+        return None
 
     def poll(self) -> None:
         from django_qstash.results.models import TaskResult
@@ -405,12 +519,16 @@ class Tour:
         response.raise_for_status()
         for event in reversed(response.json()["events"]):
             identity = json.dumps(event, sort_keys=True)
-            step = by_id.get(event.get("messageId", ""))
-            if step is None or identity in self.seen_events:
+            if identity in self.seen_events:
                 continue
+            step = by_id.get(event.get("messageId", ""))
+            if step is None:
+                step = self.discover(event)
+                if step is None:
+                    continue
+                by_id[step.message_id] = step
             self.seen_events.add(identity)
             step.qstash = event["state"]
-            step.qstash_history.append(event["state"])
             detail = ""
             if event["state"] in ("RETRY", "FAILED", "DELIVERED") and event.get("responseStatus"):
                 detail = f"HTTP {event['responseStatus']}"
@@ -418,17 +536,21 @@ class Tour:
                 detail += f", dead-letter queue {event['dlqId']}"
             self.line(step, "qstash", event["state"], detail)
 
-        rows = TaskResult.objects.filter(task_id__in=list(by_id))
-        for row in rows:
+        for row in TaskResult.objects.filter(task_id__in=list(by_id)):
             step = by_id[row.task_id]
             result = describe_result(row)
             if (row.status, row.attempts, result) != (step.django, step.attempts, step.result):
                 step.task_name = row.task_name
                 step.django, step.attempts, step.result = row.status, row.attempts, result
                 self.line(step, "django", row.status, f"attempt {row.attempts}: {result}")
+        self.settlers = [settle for settle in self.settlers if not settle()]
 
-    def pending(self) -> list[Step]:
-        return [step for step in self.steps if not step.done]
+    def pending(self) -> list[str]:
+        waiting = [step.key for step in self.steps if not step.done]
+        for group, count in self.expected.items():
+            if len([s for s in self.steps if s.group == group]) < count:
+                waiting.append(f"{group} ({count} runs)")
+        return waiting + ["cron (pause)" for _ in self.settlers]
 
     def dead_letters(self) -> list[dict[str, Any]]:
         response = self.http.get("/v2/dlq")
@@ -447,32 +569,40 @@ def describe_result(row: Any) -> str:
     return ""
 
 
-def summary_lines(steps: list[Step], dead: list[dict[str, Any]]) -> list[str]:
+def summary_lines(tour: Tour, dead: list[dict[str, Any]]) -> list[str]:
     columns = ["step", "task", "message id", "qstash", "django", "attempts", "result"]
     lines = ["== summary ==", " | ".join(columns)]
-    for s in steps:
+    for s in tour.steps:
         values = [s.key, s.task_name, s.message_id, s.qstash, s.django, str(s.attempts), s.result]
         lines.append(" | ".join(values))
     lines.append("== dead-letter queue ==")
     lines += [f"{entry['messageId']} | {entry.get('dlqId', '')}" for entry in dead]
+    if tour.schedules:
+        from django_qstash.schedules.models import TaskSchedule
+
+        lines.append("== schedules ==")
+        for schedule in TaskSchedule.objects.filter(schedule_id__in=list(tour.schedules)):
+            state = "active" if schedule.is_active else "paused"
+            lines.append(
+                f"{schedule.schedule_id} | {schedule.cron} | {schedule.task_name} | {state}"
+            )
     return lines
 
 
 def run_tour(stack: Stack, *, plain: bool) -> int:
     setup_django(stack)
-    steps = build_steps(uuid.uuid4().hex[:8])
-
+    actions = build_actions(uuid.uuid4().hex[:8])
     if plain:
-        tour = Tour(stack, steps, lambda text: print(text, flush=True))
-        tour.enqueue_all()
+        tour = Tour(stack, lambda text: print(text, flush=True))
+        tour.run(actions)
         wait_for(tour, stack)
         dead = tour.dead_letters()
-        print("\n".join(summary_lines(steps, dead)), flush=True)
+        print("\n".join(summary_lines(tour, dead)), flush=True)
     else:
-        dead = live_tour(stack, steps)
-    failed = [s.key for s in steps if not s.done]
-    if failed:
-        print(f"the tour timed out waiting for: {', '.join(failed)}\n{stack.logs()}")
+        tour = live_tour(stack, actions)
+    waiting = tour.pending()
+    if waiting:
+        print(f"the tour timed out waiting for: {', '.join(waiting)}\n{stack.logs()}")
         return 1
     return 0
 
@@ -489,7 +619,7 @@ def wait_for(tour: Tour, stack: Stack, redraw: Callable[[], None] = lambda: None
         time.sleep(0.1)
 
 
-def live_tour(stack: Stack, steps: list[Step]) -> list[dict[str, Any]]:
+def live_tour(stack: Stack, actions: list[Action]) -> Tour:
     from rich.console import Console, Group
     from rich.live import Live
     from rich.table import Table
@@ -514,7 +644,7 @@ def live_tour(stack: Stack, steps: list[Step]) -> list[dict[str, Any]]:
         table = Table(title="django-qstash tour", expand=False)
         for name in ("step", "call", "message id", "QStash", "Django", "tries", "result"):
             table.add_column(name, overflow="fold")
-        for s in steps:
+        for s in tour.steps:
             table.add_row(
                 Text(s.key, style="bold"),
                 Text(s.call, style="dim"),
@@ -524,14 +654,16 @@ def live_tour(stack: Stack, steps: list[Step]) -> list[dict[str, Any]]:
                 str(s.attempts or ""),
                 s.result,
             )
-        waiting = len([s for s in steps if not s.done])
-        status = f"{tour.elapsed():.1f}s, waiting for {waiting} task(s)" if waiting else "all done"
+        waiting = tour.pending()
+        status = (
+            f"{tour.elapsed():.1f}s, waiting for {', '.join(waiting)}" if waiting else "all done"
+        )
         return Group(table, Text("\n".join(log[-8:]), style="dim"), Text(status, style="bold"))
 
-    tour = Tour(stack, steps, log.append)
+    tour = Tour(stack, log.append)
     with Live(render(), console=console, refresh_per_second=8) as live:
         redraw = lambda: live.update(render())  # noqa: E731
-        tour.enqueue_all(redraw)
+        tour.run(actions, redraw)
         wait_for(tour, stack, redraw)
     dead = tour.dead_letters()
     for entry in dead:
@@ -545,7 +677,7 @@ def live_tour(stack: Stack, steps: list[Step]) -> list[dict[str, Any]]:
         f"webhook ({stack.django_url}/qstash/webhook/); the results app stored each outcome.\n"
         "Run [bold]make run[/bold] to start both servers and explore the admin yourself."
     )
-    return dead
+    return tour
 
 
 def setup_django(stack: Stack) -> None:

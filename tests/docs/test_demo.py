@@ -8,6 +8,7 @@ side effect the tasks wrote must agree, and both servers it started must be gone
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -84,7 +85,13 @@ def parse(output: str) -> dict[str, Any]:
             step, source, state, detail = match.groups()
             events.setdefault(step, []).append((source, state, detail))
     urls = re.findall(r"at (http://127\.0\.0\.1:\d+)", output)
-    return {"rows": rows, "dead": dead, "events": events, "urls": urls}
+    schedules = []
+    if "== schedules ==" in lines:
+        for line in lines[lines.index("== schedules ==") + 1 :]:
+            if " | " not in line:
+                break
+            schedules.append(dict(zip(["id", "cron", "task", "state"], line.split(" | "))))
+    return {"rows": rows, "dead": dead, "events": events, "urls": urls, "schedules": schedules}
 
 
 def query(workdir: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -119,8 +126,59 @@ def test_the_output_is_plain(demo: dict[str, Any]) -> None:
     assert "\r" not in demo["output"]
 
 
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def test_every_example_task_ran(demo: dict[str, Any]) -> None:
-    assert {"plain", "countdown", "retry", "fails", "bound", "async"} <= set(demo["rows"])
+    expected = {"plain", "countdown", "retry", "fails", "bound", "async"}
+    if available("django_qstash.canvas"):
+        expected |= {"chain.1", "chain.2", "chain.3"}
+    if available("django_qstash.schedules.models"):
+        expected |= {"cron.1", "cron.2"}
+    if available("django.tasks") or available("django_tasks"):
+        expected.add("djtask")
+    assert expected <= set(demo["rows"]), demo["output"]
+    assert {key.split(".")[0] for key in demo["rows"]} == {key.split(".")[0] for key in expected}
+
+
+@pytest.mark.skipif(not available("django_qstash.canvas"), reason="no chains yet")
+def test_the_chain_passed_each_result_on(demo: dict[str, Any]) -> None:
+    steps = [demo["rows"][f"chain.{n}"] for n in (1, 2, 3)]
+    assert [(s["qstash"], s["django"], s["result"]) for s in steps] == [
+        ("DELIVERED", "SUCCESS", "4"),
+        ("DELIVERED", "SUCCESS", "8"),
+        ("DELIVERED", "SUCCESS", "16"),
+    ]
+    assert {s["task"] for s in steps} == {"example.tasks.math_add_task"}
+    assert len({s["message id"] for s in steps}) == 3
+
+
+@pytest.mark.skipif(not available("django_qstash.schedules.models"), reason="no schedules yet")
+def test_the_schedule_fired_and_was_paused(demo: dict[str, Any]) -> None:
+    (printed,) = demo["schedules"]
+    rows = query(
+        demo["workdir"],
+        "SELECT schedule_id, cron, task_name, is_active, synced_active, sync_error "
+        "FROM django_qstash_schedules_taskschedule",
+    )
+    assert rows == [(printed["id"], "* * * * *", "example.tasks.record", 0, 0, "")]
+    assert printed["state"] == "paused"
+    runs = {key: row for key, row in demo["rows"].items() if key.startswith("cron.")}
+    assert len(runs) >= 2
+    ids = tuple(row["message id"] for row in runs.values())
+    marks = ",".join("?" * len(ids))
+    stored_schedule_ids = query(
+        demo["workdir"],
+        "SELECT DISTINCT schedule_id FROM django_qstash_results_taskresult "
+        f"WHERE task_id IN ({marks})",
+        ids,
+    )
+    assert stored_schedule_ids == [(printed["id"],)]
+    (count,) = query(demo["workdir"], "SELECT COUNT(*) FROM example_taskrun WHERE task = 'record'")[
+        0
+    ]
+    assert count == len(runs)
 
 
 def test_each_printed_row_is_what_the_database_holds(demo: dict[str, Any]) -> None:
