@@ -56,3 +56,28 @@ def make_schedule(**fields: Any) -> Any:
 def schedule_calls(recorder: Recorder) -> list[tuple[str, str]]:
     """(method, path) of every request the fake QStash received."""
     return [(r.method, r.path) for r in recorder.requests]
+
+
+@pytest.fixture
+def on_devserver(qstash_devserver: Any) -> Iterator[Any]:
+    """This process talks to the session's dev server, with a webhook URL of its own (so
+    ``--list`` and ``--sync`` see only this test's schedules); they are deleted afterwards."""
+    from django_qstash import hooks
+
+    domain = f"http://127.0.0.1:8000/t{uuid.uuid4().hex[:10]}"
+    with override_settings(
+        QSTASH_URL=qstash_devserver.url,
+        QSTASH_TOKEN=qstash_devserver.token,
+        DJANGO_QSTASH_DOMAIN=domain,
+        DJANGO_QSTASH_FORCE_HTTPS=False,
+        DJANGO_QSTASH_PUBLISH_RETRIES=0,
+    ):
+        webhook = hooks.webhook_url()
+        try:
+            yield qstash_devserver
+        finally:
+            sdk = qstash_devserver.client()
+            for schedule in sdk.schedule.list():
+                if schedule.destination.startswith(domain):
+                    sdk.schedule.delete(schedule.schedule_id)
+    assert webhook.startswith(domain)

@@ -645,7 +645,7 @@ def plan_sync() -> SyncPlan:
             )
         else:
             detail = "up to date" + (
-                " (recorded as synced)" if schedule.sync_state != "synced" else ""
+                "; the row will be marked synced" if schedule.sync_state != "synced" else ""
             )
             items.append(
                 PlanItem("ok", schedule.schedule_id, schedule.name, detail, schedule, remote)
