@@ -7,9 +7,9 @@ import logging
 from django.core.mail import send_mail
 
 try:
-    from django.tasks import default_task_backend, task
+    from django.tasks import task
 except ImportError:  # Django 5.2 with the django-tasks backport
-    from django_tasks import default_task_backend, task  # type: ignore[no-redef]
+    from django_tasks import task  # type: ignore[no-redef]
 
 from example.models import TaskRun
 
@@ -48,12 +48,6 @@ def my_task(thing_num):
 @task()
 def calculate_meaning_of_life() -> int:
     return 42
-
-
-@task(takes_context=True)
-def observe_own_status(context) -> str:
-    """Read this task's own result while it runs: the docs' ``RUNNING`` example."""
-    return str(default_task_backend.get_result(context.task_result.id).status)
 
 
 @task

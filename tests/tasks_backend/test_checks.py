@@ -79,6 +79,7 @@ def test_e105_results_asked_for_without_the_results_app(monkeypatch, no_result_s
     assert check_ids(OPTIONS={"get_result": False}) == []
 
 
+@pytest.mark.django_db  # Django 6.1's run_checks() includes the database checks
 def test_django_runs_the_backend_checks():
     with override_settings(TASKS=configured(QUEUES=["no spaces allowed"])):
         ids = [m.id for m in run_checks()]

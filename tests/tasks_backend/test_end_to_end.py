@@ -13,6 +13,7 @@ import pytest
 
 from example.django_tasks import async_triple, fail_until_attempt, record_task
 from example.tasks import record
+from tests.support.devserver import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -39,13 +40,14 @@ def test_a_task_written_with_task_and_with_shared_task_both_run(django_server, p
     # Each was delivered as its own QStash message; the result id is that message id.
     assert result.id != async_result.id
     assert result.id.startswith("msg_")
-    assert django_server.devserver.message_states(result.id)[-1] == "DELIVERED"
+    wait_until(
+        lambda: "DELIVERED" in django_server.devserver.message_states(result.id),
+        message="the dev server to log the delivery",
+    )
 
     def stored():
         row = results_row(django_server, result.id)
         return row if row and row[0] == "SUCCESS" else None
-
-    from tests.support.devserver import wait_until
 
     status, value, attempts = wait_until(stored, message="the stored result")
     assert (status, value, attempts) == ("SUCCESS", f'"{key}"', 1)
@@ -71,8 +73,6 @@ def test_an_async_task_and_a_queue(django_server, publish_via):
     django_server.wait_for_runs(1, task="django_tasks.record_task", key=key)
     events = django_server.devserver.events(messageId=queued.id)
     assert any(event.get("queueName") == "emails" for event in events)
-
-    from tests.support.devserver import wait_until
 
     row = wait_until(
         lambda: (r := results_row(django_server, async_result.id)) and r[0] == "SUCCESS" and r,
