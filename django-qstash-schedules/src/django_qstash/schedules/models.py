@@ -253,8 +253,7 @@ class TaskSchedule(models.Model):
             task.bind_arguments(list(self.args), dict(self.kwargs))
         except TypeError as exc:
             errors.setdefault("args", []).append(
-                _("These arguments do not fit the task %(name)s: %(error)s")
-                % {"name": self.task_name, "error": exc}
+                _("These arguments do not fit the task: %(error)s") % {"error": exc}
             )
 
     def validate_invariants(self, fields: set[str] | None = None) -> None:
