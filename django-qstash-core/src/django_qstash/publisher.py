@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ def get_client() -> QStash:
                     "backoff": lambda attempt: 50 * 2**attempt,
                 }
             )
+            _close(_client)
             _client = QStash(token, retry=retry, base_url=base_url)
             _client_key = key
         return _client
@@ -54,8 +56,16 @@ def reset_client(**_: Any) -> None:
     """Forget the client (connected to ``setting_changed`` so tests can switch settings)."""
     global _client, _client_key
     with _lock:
+        _close(_client)
         _client = None
         _client_key = None
+
+
+def _close(client: QStash | None) -> None:
+    # Settings changed (tests, mostly): release the old client's pooled connections.
+    if client is not None:
+        with contextlib.suppress(Exception):  # best effort
+            client.http._client.close()
 
 
 def publish(

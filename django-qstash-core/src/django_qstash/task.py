@@ -736,8 +736,8 @@ def _check_celery_eager_setting() -> None:
     _celery_eager_setting_checked = True
     from django.conf import settings
 
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not hasattr(
-        settings, "DJANGO_QSTASH_ALWAYS_EAGER"
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(
+        settings, "DJANGO_QSTASH_ALWAYS_EAGER", False
     ):
         warnings.warn(
             "CELERY_TASK_ALWAYS_EAGER is set but django-qstash does not read it: set "
