@@ -69,3 +69,43 @@ def callback_body(
         "notBefore": 1724679589965,
         "createdAt": 1724679589965,
     }
+
+
+class FakeStore:
+    """A result store that runs everything and remembers what it was told."""
+
+    def __init__(self, *, with_expired: bool = True) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        if with_expired:
+            self.record_expired = lambda delivery: self.calls.append(("expired", delivery))
+
+    def claim(self, delivery: hooks.Delivery) -> hooks.ClaimDecision:
+        self.calls.append(("claim", delivery.message_id))
+        return hooks.ClaimDecision.RUN
+
+    def record_success(self, delivery: hooks.Delivery, value: Any, duration: float) -> None:
+        self.calls.append(("success", value))
+
+    def record_failure(self, delivery, exc, traceback, *, final, duration) -> None:  # type: ignore[no-untyped-def]
+        self.calls.append(("failure", final))
+
+    def record_retry(self, delivery, exc, countdown) -> None:  # type: ignore[no-untyped-def]
+        self.calls.append(("retry", exc))
+
+    def record_published(self, task_id, task_name, args, kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.calls.append(("published", task_id))
+
+    def get(self, task_id: str) -> None:
+        return None
+
+
+@pytest.fixture
+def fake_store() -> Iterator[FakeStore]:
+    previous = hooks.get_result_store()
+    store = FakeStore()
+    hooks.register_result_store(store)
+    yield store
+    if previous is not None:
+        hooks.register_result_store(previous)
+    else:
+        hooks.unregister_result_store()

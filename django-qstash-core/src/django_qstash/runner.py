@@ -41,7 +41,7 @@ class Outcome:
     #: The task's own retry rules say stop (``autoretry_for`` does not list the exception, or
     #: ``retry()`` ran out of retries), although QStash has retries left: answer 489.
     stop_retrying: bool = False
-    #: Eager mode: ``retry()`` asked ``apply()`` to run the next attempt.
+    #: What ``retry()`` raised (in eager mode ``apply()`` runs the next attempt from it).
     retry: Retry | None = None
 
 
@@ -118,11 +118,13 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
 def _retried(
     task: Task[..., Any], delivery: hooks.Delivery, retry: Retry, started: float
 ) -> Outcome:
-    outcome = Outcome(RETRY, exception=retry.exc or retry, duration=time.perf_counter() - started)
-    if retry.is_eager:
-        outcome.retry = retry
-    else:
-        outcome.republished = True
+    outcome = Outcome(
+        RETRY,
+        exception=retry.exc or retry,
+        duration=time.perf_counter() - started,
+        republished=not retry.is_eager,
+        retry=retry,
+    )
     hooks.send_robust(
         hooks.task_retried,
         task,
