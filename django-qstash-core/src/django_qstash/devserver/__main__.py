@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, suppress_defaults: bool = 
     parser.add_argument(
         "--quiet", action="store_true", default=default(False), help="log failures only"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", default=default(False), help="also log API requests"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> DevServerConfig:
         cron_tick=args.cron_tick,
         max_in_flight=max(1, args.max_in_flight),
         quiet=args.quiet,
+        verbose=args.verbose,
     )
 
 

@@ -337,10 +337,12 @@ class Api:
             prepared.append(
                 (item["destination"], queue, Headers.from_mapping(headers), (body or "").encode())
             )
-        responses = [
-            self._publish(request, destination, queue, headers, body)[1]
-            for destination, queue, headers, body in prepared
-        ]
+        # One transaction for the whole batch: all or nothing, and one commit instead of many.
+        with self.store.transaction():
+            responses = [
+                self._publish(request, destination, queue, headers, body)[1]
+                for destination, queue, headers, body in prepared
+            ]
         return Response(200, responses)
 
     # ---------------------------------------------------------------- messages

@@ -31,4 +31,7 @@ class DevServerConfig:
     cron_tick: float | None = None
     max_in_flight: int = 64
     default_timeout: float = DEFAULT_TIMEOUT
+    #: Log failures only (not every delivery).
     quiet: bool = False
+    #: Also log every API request.
+    verbose: bool = False

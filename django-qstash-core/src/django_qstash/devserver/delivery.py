@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import httpx
@@ -53,8 +54,13 @@ class Deliverer:
         self._client = httpx.Client(
             trust_env=False,
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+            # httpx writes headers and body separately: without TCP_NODELAY the body can wait
+            # for the destination's delayed ACK.
+            transport=httpx.HTTPTransport(
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                ),
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             ),
         )
 

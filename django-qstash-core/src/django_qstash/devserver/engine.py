@@ -184,13 +184,22 @@ class Engine:
             "error": result.error,
         }
         with self.store.transaction():
-            current = self.store.get_message(message.id)
-            if current is None:
+            status = self.store.message_status(message.id)
+            if status is None:
                 return
-            if current.cancel_requested:
+            _in_flight, cancel_requested = status
+            if cancel_requested:
                 self.store.delete_message(message.id)
                 self._event(message, CANCELED, now)
             elif result.ok:
+                logger.info(
+                    "delivered %s to %s %s: %d%s",
+                    message.id,
+                    message.method,
+                    message.url,
+                    result.status,
+                    f" (retry {stored.retried})" if stored.retried else "",
+                )
                 self.store.delete_message(message.id)
                 self._event(message, DELIVERED, now, **response)
                 if message.callback and message.kind == KIND_MESSAGE:
@@ -203,6 +212,14 @@ class Engine:
                 self.store.reschedule(message.id, retried=stored.retried + 1, due_ms=next_ms)
                 if not response["error"]:
                     response["error"] = f"the destination answered {result.status}"
+                logger.warning(
+                    "attempt %d of %s to %s failed (%s); retrying in %.3gs",
+                    stored.retried + 1,
+                    message.id,
+                    message.url,
+                    response["error"],
+                    (next_ms - now) / 1000,
+                )
                 self._event(message, RETRY, now, nextDeliveryTime=next_ms, **response)
         self.wake()
 
@@ -231,6 +248,13 @@ class Engine:
             )
         )
         response = {**response, "error": error}
+        logger.warning(
+            "%s to %s failed for good (%s): moved to the DLQ as %s",
+            message.id,
+            message.url,
+            error,
+            dlq_id,
+        )
         self._event(message, FAILED, now, dlqId=dlq_id, **response)
         if message.failure_callback and message.kind == KIND_MESSAGE:
             self._make_callback(stored, result, dlq_id, now)

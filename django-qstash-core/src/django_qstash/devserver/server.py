@@ -49,7 +49,7 @@ class DevServer:
         if ":" in config.host:
             ApiServer.address_family = socket.AF_INET6
         # Binding here (not in start) makes a busy port fail fast, before anything runs.
-        self.http = ApiServer((config.host, config.port), self.api, verbose=not config.quiet)
+        self.http = ApiServer((config.host, config.port), self.api, verbose=config.verbose)
         self._thread: threading.Thread | None = None
         self.recovered = 0
 

@@ -276,6 +276,13 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [_message_from_row(row) for row in self._query(sql, params)]
 
+    def message_status(self, message_id: str) -> tuple[bool, bool] | None:
+        """``(in_flight, cancel_requested)``, or ``None`` when the message is gone."""
+        rows = self._query(
+            "SELECT in_flight, cancel_requested FROM messages WHERE id = ?", (message_id,)
+        )
+        return (bool(rows[0][0]), bool(rows[0][1])) if rows else None
+
     def delete_message(self, message_id: str) -> bool:
         with self.transaction() as db:
             return db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
