@@ -642,12 +642,17 @@ def live_tour(stack: Stack, actions: list[Action]) -> Tour:
 
     def render() -> Group:
         table = Table(title="django-qstash tour", expand=False)
-        for name in ("step", "call", "message id", "QStash", "Django", "tries", "result"):
-            table.add_column(name, overflow="fold")
+        table.add_column("step", no_wrap=True, style="bold", min_width=9)
+        table.add_column("call", overflow="ellipsis", no_wrap=True, max_width=44, style="dim")
+        table.add_column("message id", overflow="ellipsis", no_wrap=True, max_width=14)
+        table.add_column("QStash", no_wrap=True, min_width=9)
+        table.add_column("Django", no_wrap=True, min_width=7)
+        table.add_column("tries", justify="right", min_width=5)
+        table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=36)
         for s in tour.steps:
             table.add_row(
-                Text(s.key, style="bold"),
-                Text(s.call, style="dim"),
+                s.key,
+                s.call,
                 s.message_id,
                 Text(s.qstash, style=colour.get(s.qstash, "")),
                 Text(s.django, style=colour.get(s.django, "")),
