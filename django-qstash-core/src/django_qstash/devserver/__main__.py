@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -163,7 +164,7 @@ def run(config: DevServerConfig, *, out: TextIO | None = None) -> int:
     )
     try:
         server = DevServer(config)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(
             f"Cannot start the QStash dev server on {config.host}:{config.port}: {exc}",
             file=sys.stderr,

@@ -209,6 +209,8 @@ class Dispatcher:
             if not self._stopping.is_set() or result.status:
                 self._engine.complete(stored, result)
         except Exception:
+            if self._stopping.is_set():
+                return  # the store is closing: still in flight, so delivered after a restart
             logger.exception(
                 "qstash dev server: could not record the attempt of %s", stored.message.id
             )

@@ -46,15 +46,24 @@ class _Handler(BaseHTTPRequestHandler):
             parts = urllib.parse.urlsplit(target)
             target = parts.path + ("?" + parts.query if parts.query else "")
         path, _, query = target.partition("?")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunked = self._read_chunked()
+            body = chunked or b""
+            length = -1 if chunked is None else len(body)
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            body = b""
         if length < 0 or length > MAX_REQUEST_BODY:
-            self._send(Response(413 if length > 0 else 400, {"error": "bad Content-Length"}))
+            self._send(
+                Response(413, {"error": f"the body is malformed or over {MAX_REQUEST_BODY} bytes"})
+            )
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
+        if length and not body:
+            body = self.rfile.read(length)
         request = Request(
             method=self.command,
             path=path,
@@ -69,6 +78,26 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("qstash dev server: %s %s failed", self.command, path)
             response = Response(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
         self._send(response)
+
+    def _read_chunked(self) -> bytes | None:
+        """A streamed body (fetch with a stream) arrives chunked; ``None``: malformed or too big."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                chunk_size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            except ValueError:
+                return None
+            if chunk_size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            size += chunk_size
+            if size > MAX_REQUEST_BODY:
+                return None
+            chunks.append(self.rfile.read(chunk_size))
+            self.rfile.readline(1024)
 
     def _send(self, response: Response) -> None:
         data = b"" if response.payload is None else json.dumps(response.payload).encode()
