@@ -76,6 +76,22 @@ def deliver() -> Deliverer:
     return Deliverer(Client())
 
 
+@pytest.fixture(params=["lock", "row"])
+def claim_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test in both claim modes (lock: the SQLite default; row: everywhere else)."""
+    with override_settings(DJANGO_QSTASH_RESULTS_CLAIM_MODE=request.param):
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _release_the_stores_locks() -> Iterator[None]:
+    """Locks a test's deliveries left with the app's store (after a failed write) go with it."""
+    yield
+    registered = hooks.get_result_store()
+    if registered is not None and hasattr(registered, "release_locks"):
+        registered.release_locks()
+
+
 @pytest.fixture
 def store() -> hooks.ResultStore:
     registered = hooks.get_result_store()

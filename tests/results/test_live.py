@@ -19,7 +19,7 @@ from example.models import TaskRun
 from tests.results.conftest import WEBHOOK_PATH, body_for, new_message_id, signed_headers
 from tests.support.signing import make_token
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("claim_mode")]
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -6,6 +6,7 @@ import datetime
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from django_qstash import hooks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from django_qstash.results.store import DatabaseResultStore, jsonable_result
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 
 RUN = hooks.ClaimDecision.RUN
 IN_PROGRESS = hooks.ClaimDecision.IN_PROGRESS
@@ -52,12 +53,27 @@ def delivery(
 
 
 @pytest.fixture
-def db_store() -> DatabaseResultStore:
-    return DatabaseResultStore()
+def db_store() -> Iterator[DatabaseResultStore]:
+    store = DatabaseResultStore()
+    yield store
+    store.release_locks()
 
 
 def row(message_id: str = "msg_1") -> TaskResult:
     return TaskResult.objects.get(task_id=message_id)
+
+
+def hold(db_store: DatabaseResultStore, *keys: str) -> Any:
+    """Take lock-mode locks as another delivery (another thread or process) would."""
+    locks = db_store.locks_for("default")
+    assert locks is not None
+    held = locks.try_acquire(list(keys))
+    assert not isinstance(held, str)
+    return held
+
+
+only_row = pytest.mark.parametrize("claim_mode", ["row"], indirect=True)
+only_lock = pytest.mark.parametrize("claim_mode", ["lock"], indirect=True)
 
 
 def test_the_app_registers_this_store():
@@ -68,10 +84,43 @@ def test_the_app_registers_this_store():
 # ------------------------------------------------------------------------------ claim
 
 
-def test_a_new_message_is_claimed_as_started(db_store):
+def test_the_mode_follows_the_setting(db_store, claim_mode):
+    assert db_store.claim_mode() == claim_mode
+
+
+@pytest.mark.parametrize("claim_mode", ["auto"], indirect=True)
+def test_auto_is_lock_on_sqlite_and_row_elsewhere(db_store):
+    from django.db import connection
+
+    assert db_store.claim_mode() == ("lock" if connection.vendor == "sqlite" else "row")
+
+
+@only_row
+def test_row_mode_claims_a_new_message_as_started(db_store):
     d = delivery(args=["a", 1], kwargs={"x": [1]}, retried=2, schedule_id="scd_1")
     assert db_store.claim(d) is RUN
-    r = row()
+    _assert_started(row())
+
+
+@only_lock
+def test_lock_mode_claims_without_writing(db_store):
+    assert db_store.claim(delivery()) is RUN
+    assert not TaskResult.objects.exists()
+    assert not SeenSignature.objects.exists()
+
+
+@only_lock
+@override_settings(DJANGO_QSTASH_RESULTS_TRACK_STARTED=True)
+def test_lock_mode_tracks_started_when_asked(db_store):
+    d = delivery(args=["a", 1], kwargs={"x": [1]}, retried=2, schedule_id="scd_1")
+    assert db_store.claim(d) is RUN
+    _assert_started(row())
+    assert SeenSignature.objects.count() == 1
+    db_store.record_success(d, 1, 0.0)
+    assert (row().status, SeenSignature.objects.count()) == (TaskStatus.SUCCESS, 1)
+
+
+def _assert_started(r: TaskResult) -> None:
     assert r.status == TaskStatus.STARTED
     assert (r.task_name, r.args, r.kwargs) == ("example.tasks.record", ["a", 1], {"x": [1]})
     assert r.attempts == 3
@@ -80,14 +129,33 @@ def test_a_new_message_is_claimed_as_started(db_store):
     assert r.date_done is None
 
 
-def test_a_redelivery_while_the_first_runs_is_in_progress(db_store):
+@only_row
+def test_row_mode_a_redelivery_while_the_first_runs_is_in_progress(db_store):
     assert db_store.claim(delivery()) is RUN
     assert db_store.claim(delivery()) is IN_PROGRESS
     assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
     assert row().attempts == 1
 
 
-def test_a_started_row_older_than_the_lease_is_claimed_again(db_store, caplog):
+@only_lock
+def test_lock_mode_a_redelivery_while_the_first_runs_is_in_progress(db_store):
+    held = hold(db_store, "msg:msg_1")
+    assert db_store.claim(delivery()) is IN_PROGRESS
+    assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
+    held.release()
+    assert db_store.claim(delivery()) is RUN
+
+
+@only_lock
+def test_lock_mode_ignores_a_started_row_nobody_holds(db_store):
+    # A STARTED row whose worker died: its locks went with its process.
+    TaskResult.objects.create(task_id="msg_1", task_name="t", status=TaskStatus.STARTED)
+    TaskResult.objects.update(date_started=timezone.now())
+    assert db_store.claim(delivery(retried=1)) is RUN
+
+
+@only_row
+def test_row_mode_a_started_row_older_than_the_lease_is_claimed_again(db_store, caplog):
     assert db_store.claim(delivery()) is RUN
     TaskResult.objects.update(date_started=timezone.now() - datetime.timedelta(seconds=901))
     with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
@@ -97,6 +165,7 @@ def test_a_started_row_older_than_the_lease_is_claimed_again(db_store, caplog):
     assert (timezone.now() - row().date_started).total_seconds() < 60
 
 
+@only_row
 @override_settings(DJANGO_QSTASH_RESULTS_STARTED_LEASE=10)
 def test_the_lease_is_a_setting(db_store):
     assert db_store.claim(delivery()) is RUN
@@ -121,14 +190,19 @@ def test_a_message_whose_task_republished_itself_is_not_run_again(db_store):
 
 
 @pytest.mark.parametrize("final", [True, False])
-def test_a_failed_message_runs_on_its_next_attempt(db_store, final):
+def test_a_failed_message_runs_on_its_next_attempt(db_store, final, claim_mode):
     d = delivery()
     db_store.claim(d)
     db_store.record_failure(d, ValueError("boom"), "tb", final=final, duration=0.1)
     assert row().status == (TaskStatus.FAILURE if final else TaskStatus.RETRY)
-    assert db_store.claim(delivery(retried=1)) is RUN
+    again = delivery(retried=1)
+    assert db_store.claim(again) is RUN
     r = row()
-    assert (r.status, r.attempts, r.date_done, r.duration) == (TaskStatus.STARTED, 2, None, None)
+    if claim_mode == "row":
+        assert (r.status, r.attempts, r.date_done) == (TaskStatus.STARTED, 2, None)
+    db_store.record_success(again, "ok", 0.0)
+    r.refresh_from_db()
+    assert (r.status, r.attempts, r.result, r.exception_type) == (TaskStatus.SUCCESS, 2, "ok", "")
 
 
 @override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
@@ -136,8 +210,10 @@ def test_a_pending_row_from_publishing_is_claimed(db_store):
     db_store.record_published("msg_1", "example.tasks.record", ["k"], {})
     assert row().status == TaskStatus.PENDING
     assert row().attempts == 0
-    assert db_store.claim(delivery()) is RUN
-    assert (row().status, row().attempts) == (TaskStatus.STARTED, 1)
+    d = delivery()
+    assert db_store.claim(d) is RUN
+    db_store.record_success(d, "done", 0.0)
+    assert (row().status, row().attempts, row().args) == (TaskStatus.SUCCESS, 1, ["k"])
 
 
 def test_a_replayed_signature_is_refused_and_writes_nothing(db_store):
@@ -152,25 +228,39 @@ def test_a_replayed_signature_is_refused_and_writes_nothing(db_store):
     assert SeenSignature.objects.count() == 1
 
 
-def test_a_replay_is_refused_even_while_the_first_request_runs(db_store):
+@only_row
+def test_row_mode_refuses_a_replay_even_while_the_first_request_runs(db_store):
     assert db_store.claim(delivery(jti="jwt_same")) is RUN
     assert db_store.claim(delivery("msg_2", jti="jwt_same")) is REPLAYED
     assert not TaskResult.objects.filter(task_id="msg_2").exists()
 
 
+@only_lock
+def test_lock_mode_refuses_a_replay_even_while_the_first_request_runs(db_store):
+    held = hold(db_store, "jti:jwt_same", "msg:msg_1")
+    assert db_store.claim(delivery("msg_2", jti="jwt_same")) is REPLAYED
+    held.release()
+    assert not TaskResult.objects.exists()
+
+
 def test_signatures_are_remembered_until_they_expire_plus_the_clock_tolerance(db_store):
     exp = time.time() + 300
-    db_store.claim(delivery(jti="jwt_a", exp=exp))
+    d = delivery(jti="jwt_a", exp=exp)
+    db_store.claim(d)
+    db_store.record_success(d, None, 0.0)
     seen = SeenSignature.objects.get()
     assert seen.task_id == "msg_1"
     assert abs(seen.expires_at.timestamp() - (exp + 5)) < 1e-3
 
 
 def test_a_delivery_without_a_jti_is_claimed_without_replay_protection(db_store):
-    assert db_store.claim(delivery(jti=None)) is RUN
+    d = delivery(jti=None)
+    assert db_store.claim(d) is RUN
+    db_store.record_success(d, None, 0.0)
     assert SeenSignature.objects.count() == 0
 
 
+@only_row
 def test_losing_the_race_to_insert_the_row_starts_the_claim_over(db_store, monkeypatch):
     original = QuerySet.create
     raised: list[bool] = []
@@ -252,6 +342,25 @@ def test_the_outcome_of_an_older_delivery_never_replaces_success(db_store):
     assert (row().status, row().result) == (TaskStatus.SUCCESS, "first")
 
 
+@only_lock
+def test_a_lock_mode_outcome_never_replaces_a_success_written_meanwhile(db_store):
+    d = delivery()
+    db_store.claim(d)
+    TaskResult.objects.create(task_id="msg_1", task_name="t", status=TaskStatus.SUCCESS)
+    db_store.record_failure(d, ValueError("late"), "tb", final=True, duration=0.0)
+    assert row().status == TaskStatus.SUCCESS
+
+
+@only_lock
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+def test_a_lock_mode_outcome_updates_a_pending_row_written_meanwhile(db_store):
+    d = delivery()
+    db_store.claim(d)
+    db_store.record_published("msg_1", "example.tasks.record", ["k"], {})
+    db_store.record_success(d, "v", 0.0)
+    assert (row().status, row().result) == (TaskStatus.SUCCESS, "v")
+
+
 def test_an_outcome_whose_row_was_deleted_meanwhile_is_inserted(db_store):
     d = delivery(args=["a"], retried=1)
     db_store.claim(d)
@@ -325,16 +434,16 @@ def test_get(db_store):
 def test_a_write_that_fails_once_is_retried_on_a_new_connection(db_store, monkeypatch, caplog):
     d = delivery()
     db_store.claim(d)
-    original = QuerySet.update
+    original = DatabaseResultStore._write_row
     failures: list[int] = []
 
-    def flaky(self: QuerySet[Any], **kwargs: Any) -> int:
-        if self.model is TaskResult and not failures:
+    def flaky(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
+        if not failures:
             failures.append(1)
             raise OperationalError("server closed the connection unexpectedly")
-        return original(self, **kwargs)
+        original(self, *args, **kwargs)
 
-    monkeypatch.setattr(QuerySet, "update", flaky)
+    monkeypatch.setattr(DatabaseResultStore, "_write_row", flaky)
     with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
         db_store.record_success(d, "ok", 0.0)
     assert row().status == TaskStatus.SUCCESS
@@ -343,17 +452,74 @@ def test_a_write_that_fails_once_is_retried_on_a_new_connection(db_store, monkey
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(DJANGO_QSTASH_RESULTS_WRITE_RETRIES=1)
-def test_a_write_that_keeps_failing_raises_after_the_retries(db_store, monkeypatch):
+def test_a_write_that_keeps_failing_raises_after_the_retries(db_store, monkeypatch, claim_mode):
     d = delivery()
     db_store.claim(d)
     calls: list[int] = []
 
-    def down(self: QuerySet[Any], **kwargs: Any) -> int:
+    def down(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
         calls.append(1)
         raise OperationalError("database is down")
 
-    monkeypatch.setattr(QuerySet, "update", down)
+    monkeypatch.setattr(DatabaseResultStore, "_write_row", down)
     with pytest.raises(OperationalError):
         db_store.record_success(d, "ok", 0.0)
     assert len(calls) == 2
-    assert row().status == TaskStatus.STARTED
+    if claim_mode == "row":
+        assert row().status == TaskStatus.STARTED
+    else:
+        assert not TaskResult.objects.exists()
+
+
+@only_lock
+def test_lock_mode_keeps_the_locks_of_an_unstored_outcome_until_the_token_expires(
+    db_store, monkeypatch
+):
+    d = delivery(jti="jwt_kept", exp=time.time() + 60)
+
+    def down(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
+        raise OperationalError("database is down")
+
+    db_store.claim(d)
+    with monkeypatch.context() as patch:
+        patch.setattr(DatabaseResultStore, "_write_row", down)
+        with pytest.raises(OperationalError):
+            db_store.record_success(d, "ok", 0.0)
+    # The database is back, nothing was stored: the parked locks hold the message and token.
+    assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
+    assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
+    # Once the token has expired, core refuses it anyway, and the message is free again.
+    monkeypatch.setattr(time, "time", lambda: d.signature_expires + 10)
+    assert db_store.claim(delivery(retried=1)) is RUN
+
+
+@only_lock
+def test_lock_mode_releases_the_locks_of_a_claim_whose_outcome_never_came(db_store):
+    assert db_store.claim(delivery(jti="jwt_lost")) is RUN
+    # The next claim in this thread means the previous request is over.
+    assert db_store.claim(delivery("msg_2")) is RUN
+    other = db_store.locks_for("default").try_acquire(["msg:msg_1", "jti:jwt_lost"])
+    assert not isinstance(other, str)
+    other.release()
+
+
+@only_lock
+def test_lock_mode_releases_the_locks_when_the_claim_fails(db_store, monkeypatch):
+    def down(self: QuerySet[Any]) -> bool:
+        raise OperationalError("database is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(QuerySet, "exists", down)
+        with pytest.raises(OperationalError):
+            db_store.claim(delivery(jti="jwt_f"))
+    assert db_store.claim(delivery(jti="jwt_f")) is RUN
+
+
+@only_lock
+def test_lock_mode_remembers_the_token_of_a_delivery_it_turns_away(db_store):
+    held = hold(db_store, "msg:msg_1")
+    assert db_store.claim(delivery(jti="jwt_turned_away")) is IN_PROGRESS
+    held.release()
+    assert SeenSignature.objects.filter(jti="jwt_turned_away").exists()
+    # That token can never run the task later, whatever message id it comes with.
+    assert db_store.claim(delivery("msg_other", jti="jwt_turned_away")) is REPLAYED

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 import decimal
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import OperationalError
-from django.db.models.query import QuerySet
+from django.db import OperationalError, connection
 from django.test import override_settings
 
 from django_qstash import hooks, shared_task
@@ -18,7 +19,7 @@ from example.models import TaskRun
 from tests.results.conftest import body_for, new_message_id
 from tests.support.signing import make_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 
 
 @shared_task
@@ -153,22 +154,36 @@ def test_a_replayed_request_never_runs_the_task_again(deliver):
 # ------------------------------------------------------------------------------ database failures
 
 
-def _update_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = QuerySet.update
+@contextmanager
+def results_database_down(*, once_the_task_started: bool) -> Iterator[None]:
+    """Every statement on the results app's tables fails, from the start or once the task runs
+    (the task's own writes, to other tables, still work)."""
+    state = {"down": not once_the_task_started}
 
-    def update(self: QuerySet[Any], **kwargs: Any) -> int:
-        if self.model is TaskResult and "date_done" in kwargs and kwargs["date_done"]:
+    def started(sender: Any, **kwargs: Any) -> None:
+        state["down"] = True
+
+    def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if state["down"] and "django_qstash_results" in sql:
             raise OperationalError("could not connect to server: Connection refused")
-        return original(self, **kwargs)
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(QuerySet, "update", update)
+    hooks.task_started.connect(started, dispatch_uid="results-down")
+    try:
+        with connection.execute_wrapper(refuse):
+            yield
+    finally:
+        hooks.task_started.disconnect(dispatch_uid="results-down")
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
 def test_when_the_success_cannot_be_stored_the_answer_carries_it_and_it_never_reruns(
-    deliver, monkeypatch, caplog
+    deliver, caplog, claim_mode
 ):
-    _update_fails(monkeypatch)
-    with caplog.at_level(logging.ERROR, logger="django_qstash"):
+    with (
+        caplog.at_level(logging.ERROR, logger="django_qstash"),
+        results_database_down(once_the_task_started=True),
+    ):
         response = deliver("example.tasks.record", "k8", message_id="msg_j")
     # The task ran: 200 (so QStash does not deliver it again), with the outcome in the body,
     # which QStash keeps in its logs, and in the error log.
@@ -183,37 +198,38 @@ def test_when_the_success_cannot_be_stored_the_answer_carries_it_and_it_never_re
         caplog.text
     )
     assert "OperationalError" in caplog.text
-    assert TaskResult.objects.get(task_id="msg_j").status == TaskStatus.STARTED
-    # Should QStash deliver it again anyway, the STARTED row holds it off (within the lease).
-    monkeypatch.undo()
+    if claim_mode == "row":  # the claim's STARTED row and jti were committed before the run
+        assert TaskResult.objects.get(task_id="msg_j").status == TaskStatus.STARTED
+    else:  # nothing was written; the delivery's locks are kept until its token expires
+        assert not TaskResult.objects.exists()
+    # The database is back. Should QStash deliver the message again anyway, it does not run.
     again = deliver("example.tasks.record", "k8", message_id="msg_j", retried=1)
     assert (again.status_code, again.json()["status"]) == (409, "in_progress")
     assert runs("k8") == 1
 
 
-def test_when_a_failure_cannot_be_stored_qstash_still_retries(deliver, monkeypatch, caplog):
-    _update_fails(monkeypatch)
-    with caplog.at_level(logging.ERROR, logger="django_qstash"):
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
+def test_when_a_failure_cannot_be_stored_qstash_still_retries(deliver, caplog):
+    with (
+        caplog.at_level(logging.ERROR, logger="django_qstash"),
+        results_database_down(once_the_task_started=True),
+    ):
         response = deliver("example.tasks.fail_until", "k9", 5, message_id="msg_k")
     assert response.status_code == 500
     assert response.json()["stored"] is False
     assert "could not store the outcome of example.tasks.fail_until[msg_k]: FAILURE" in (
         caplog.text
     )
-    assert TaskResult.objects.get(task_id="msg_k").status == TaskStatus.STARTED
 
 
-def test_when_the_claim_fails_nothing_runs_and_qstash_retries(deliver, monkeypatch):
-    def down(self: QuerySet[Any], **kwargs: Any) -> Any:
-        raise OperationalError("could not connect to server: Connection refused")
-
-    monkeypatch.setattr(QuerySet, "create", down)
-    response = deliver("example.tasks.record", "k10", message_id="msg_l")
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
+def test_when_the_claim_fails_nothing_runs_and_qstash_retries(deliver):
+    with results_database_down(once_the_task_started=False):
+        response = deliver("example.tasks.record", "k10", message_id="msg_l")
     assert response.status_code == 503
     assert response["Retry-After"]
     assert response.json()["status"] == "store_unavailable"
     assert runs("k10") == 0
-    monkeypatch.undo()
     assert not TaskResult.objects.exists()
     assert not SeenSignature.objects.exists()
     # Once the database is back, QStash's retry runs it.
@@ -221,6 +237,7 @@ def test_when_the_claim_fails_nothing_runs_and_qstash_retries(deliver, monkeypat
     assert runs("k10") == 1
 
 
+@pytest.mark.parametrize("claim_mode", ["row"], indirect=True)
 @override_settings(DJANGO_QSTASH_RESULTS_STARTED_LEASE=0)
 def test_after_the_lease_a_message_whose_worker_died_runs_again(deliver, store):
     store.claim(

@@ -16,6 +16,7 @@ DEFAULT_CLOCK_TOLERANCE = 5  # seconds, as in core
 DEFAULT_STARTED_LEASE = 900  # 15 minutes: QStash's longest delivery timeout on the free plan
 DEFAULT_DELETE_BATCH_SIZE = 10_000
 DEFAULT_WRITE_RETRIES = 2
+CLAIM_MODES = frozenset({"auto", "lock", "row"})
 
 
 def _get(name: str, default: Any) -> Any:
@@ -37,6 +38,26 @@ class ResultsSettings:
     def STORE_PENDING(self) -> bool:
         """``DJANGO_QSTASH_RESULTS_STORE_PENDING``: write a PENDING row when a task is published."""
         return bool(_get("DJANGO_QSTASH_RESULTS_STORE_PENDING", False))
+
+    @property
+    def CLAIM_MODE(self) -> str:
+        """``DJANGO_QSTASH_RESULTS_CLAIM_MODE``: ``"auto"`` (lock on SQLite, row elsewhere),
+        ``"lock"`` or ``"row"``: how a delivery is claimed before it runs."""
+        mode = str(_get("DJANGO_QSTASH_RESULTS_CLAIM_MODE", "auto")).lower()
+        if mode not in CLAIM_MODES:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                f"DJANGO_QSTASH_RESULTS_CLAIM_MODE must be one of {sorted(CLAIM_MODES)}, "
+                f"not {mode!r}"
+            )
+        return mode
+
+    @property
+    def TRACK_STARTED(self) -> bool:
+        """``DJANGO_QSTASH_RESULTS_TRACK_STARTED``: in lock mode, also store STARTED (one more
+        commit per delivery). Row mode always does."""
+        return bool(_get("DJANGO_QSTASH_RESULTS_TRACK_STARTED", False))
 
     @property
     def STARTED_LEASE(self) -> float:

@@ -1,6 +1,18 @@
 """The database result store: core asks it before running a delivery and tells it the outcome.
 
-One delivery costs two database commits:
+It claims a delivery in one of two ways (``DJANGO_QSTASH_RESULTS_CLAIM_MODE``):
+
+**lock** (the default on SQLite): one database commit per delivery. The claim takes two
+host-wide locks, on the message id and on the signature's ``jti`` (:mod:`.locks`), and only
+*reads* the database (was this token seen, did this message succeed); the outcome, the ``jti``
+and the row are then written in one transaction, and the locks are released. A delivery that
+finds a lock taken is in progress (or, for the ``jti``, replayed) right now. A worker that dies
+releases its locks with its process, so no lease is needed. SQLite lives on one host, so a
+host-wide lock covers every delivery that can race. The row shows STARTED only with
+``DJANGO_QSTASH_RESULTS_TRACK_STARTED`` (one more commit).
+
+**row** (the default on every other database, where deliveries may run on many hosts): two
+commits per delivery.
 
 1. :meth:`DatabaseResultStore.claim`, one transaction: remember the signature's ``jti`` (a
    replayed token fails on its primary key), then look at the message's row (``SELECT ... FOR
@@ -10,25 +22,37 @@ One delivery costs two database commits:
 
 Claim decisions, for a row found with status
 
-* none: create it STARTED, **run**;
+* none: **run** (row mode: create it STARTED);
 * SUCCESS, or RETRY after the task republished itself: **already succeeded** (core answers 200
   and runs nothing);
-* STARTED less than ``DJANGO_QSTASH_RESULTS_STARTED_LEASE`` seconds ago: **in progress** (core
-  answers a retryable 409);
+* STARTED (row mode) less than ``DJANGO_QSTASH_RESULTS_STARTED_LEASE`` seconds ago: **in
+  progress** (core answers a retryable 409); in lock mode the lock says whether a delivery is
+  running, whatever the row says;
 * STARTED longer ago than the lease (the worker that claimed it died), PENDING, FAILURE or
-  RETRY: move it to STARTED, **run**.
+  RETRY: **run**.
 
 A token whose ``jti`` was seen before is **replayed** whatever the message id says, and the
 claim writes nothing.
+
+When the outcome cannot be written (the database is down), the write is retried on a new
+connection, then the error goes back to core, which logs the outcome and answers QStash with it
+(200 with ``"stored": false`` after a success, so QStash does not deliver it again). In lock
+mode the delivery's locks are then kept until its token expires, so neither a redelivery nor a
+replay can run the task again on this host meanwhile; in row mode the STARTED row and the
+committed ``jti`` do that.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -45,6 +69,13 @@ from django.utils import timezone
 
 from django_qstash import hooks
 from django_qstash.results.conf import conf
+from django_qstash.results.locks import (
+    FileLocks,
+    Held,
+    Locks,
+    ProcessLocks,
+    ofd_locks_available,
+)
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 
 logger = logging.getLogger("django_qstash.results")
@@ -82,6 +113,40 @@ def _safe_repr(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
+def _signature_expiry(delivery: hooks.Delivery) -> float:
+    """Until when a token can be replayed: its ``exp`` plus the clock tolerance core allows."""
+    if delivery.signature_expires is not None:
+        return delivery.signature_expires + conf.CLOCK_TOLERANCE
+    return time.time() + max(conf.STARTED_LEASE, 300.0)
+
+
+def _started(delivery: hooks.Delivery, now: datetime.datetime | None = None) -> dict[str, Any]:
+    update: dict[str, Any] = {
+        "task_name": delivery.task_name,
+        "status": TaskStatus.STARTED,
+        "attempts": delivery.attempt,
+        "date_started": now or timezone.now(),
+        "date_done": None,
+        "duration": None,
+    }
+    if delivery.schedule_id:
+        update["schedule_id"] = delivery.schedule_id
+    return update
+
+
+def _new_row(delivery: hooks.Delivery, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "task_id": delivery.message_id,
+        "task_name": delivery.task_name,
+        "args": delivery.args,
+        "kwargs": delivery.kwargs,
+        "attempts": delivery.attempt,
+        "schedule_id": delivery.schedule_id or "",
+    }
+    row.update(fields)
+    return row
+
+
 def jsonable_result(value: Any) -> tuple[Any, bool]:
     """``(value, False)`` when ``value`` can be stored as JSON, else ``(repr(value), True)``."""
     try:
@@ -94,8 +159,33 @@ def jsonable_result(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+@dataclass
+class _Claim:
+    """A lock-mode claim of this thread, waiting for its outcome."""
+
+    message_id: str
+    held: Held
+    row_exists: bool
+    jti_recorded: bool
+    #: When the locks may be released if the outcome could not be written.
+    expires: float
+    started: datetime.datetime
+
+
+def _handled(status: str, republished: bool) -> bool:
+    """The message needs no further run: it succeeded, or its task republished itself."""
+    return status == TaskStatus.SUCCESS or (status == TaskStatus.RETRY and republished)
+
+
 class DatabaseResultStore:
     """:class:`django_qstash.hooks.ResultStore` backed by :class:`TaskResult`."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._mutex = threading.Lock()
+        self._locks: dict[tuple[str, str], Locks | None] = {}
+        #: Locks of deliveries whose outcome could not be written: (release after, locks).
+        self._parked: list[tuple[float, Held]] = []
 
     def __repr__(self) -> str:
         return "<DatabaseResultStore>"
@@ -104,6 +194,143 @@ class DatabaseResultStore:
 
     def claim(self, delivery: hooks.Delivery) -> hooks.ClaimDecision:
         using = router.db_for_write(TaskResult)
+        self._release_leftovers()
+        locks = self.locks_for(using)
+        if locks is None:
+            return self._claim_by_row(delivery, using)
+        return self._claim_by_lock(delivery, using, locks)
+
+    def claim_mode(self, using: str | None = None) -> str:
+        """``"lock"`` or ``"row"``: how deliveries are claimed on this database."""
+        alias = using or router.db_for_write(TaskResult)
+        return "row" if self.locks_for(alias) is None else "lock"
+
+    def locks_for(self, using: str) -> Locks | None:
+        """The host-wide locks of the lock mode on this database, or None for the row mode."""
+        connection = connections[using]
+        mode = conf.CLAIM_MODE
+        if mode == "row" or (mode == "auto" and connection.vendor != "sqlite"):
+            return None
+        name = str(connection.settings_dict["NAME"])
+        key = (using, name)
+        with self._mutex:
+            if key not in self._locks:
+                self._locks[key] = self._make_locks(connection, name)
+            return self._locks[key]
+
+    def _make_locks(self, connection: Any, name: str) -> Locks | None:
+        if connection.vendor == "sqlite" and connection.is_in_memory_db():
+            return ProcessLocks()  # no other process can open an in-memory database
+        if not ofd_locks_available():
+            logger.warning(
+                "django-qstash results: host-wide locks need Linux; claiming deliveries by "
+                "row (two commits per delivery) on database %r",
+                connection.alias,
+            )
+            return None
+        if connection.vendor == "sqlite":
+            path = f"{name}.qstash-locks"
+        else:  # lock mode forced on a client/server database: one host only
+            digest = hashlib.sha256(f"{connection.vendor}:{name}".encode()).hexdigest()[:16]
+            path = f"{tempfile.gettempdir()}/django-qstash-{digest}.locks"
+        return FileLocks(path)
+
+    # ---------------------------------------------------------------- lock mode
+
+    def _claim_by_lock(
+        self, delivery: hooks.Delivery, using: str, locks: Locks
+    ) -> hooks.ClaimDecision:
+        jti = delivery.signature_id
+        keys = ([f"jti:{jti}"] if jti else []) + [f"msg:{delivery.message_id}"]
+        held = locks.try_acquire(keys)
+        if isinstance(held, str):
+            # The same token, or the same message, is being handled right now.
+            if held.startswith("jti:"):
+                return hooks.ClaimDecision.REPLAYED
+            # Remember this token too, so that it can never run the task later (with another
+            # message id, say). No other request holds it: its lock was free.
+            with transaction.atomic(using=using):
+                self._remember_signature(delivery, using, ignore_conflicts=True)
+            return hooks.ClaimDecision.IN_PROGRESS
+        try:
+            if jti and SeenSignature.objects.using(using).filter(jti=jti).exists():
+                held.release()
+                return hooks.ClaimDecision.REPLAYED
+            found = list(
+                TaskResult.objects.using(using)
+                .filter(task_id=delivery.message_id)
+                .values_list("status", "republished")[:1]
+            )
+            if found and _handled(*found[0]):
+                with transaction.atomic(using=using):
+                    self._remember_signature(delivery, using, ignore_conflicts=True)
+                held.release()
+                return hooks.ClaimDecision.ALREADY_SUCCEEDED
+            claim = _Claim(
+                delivery.message_id,
+                held,
+                row_exists=bool(found),
+                jti_recorded=False,
+                expires=_signature_expiry(delivery),
+                started=timezone.now(),
+            )
+            if conf.TRACK_STARTED:
+                with transaction.atomic(using=using):
+                    self._remember_signature(delivery, using, ignore_conflicts=True)
+                    self._write_row(
+                        delivery,
+                        _started(delivery, claim.started),
+                        using,
+                        keep_success=True,
+                        row_exists=claim.row_exists,
+                        created=claim.started,
+                    )
+                claim.jti_recorded = claim.row_exists = True
+        except BaseException:
+            held.release()
+            raise
+        self._local.claim = claim
+        return hooks.ClaimDecision.RUN
+
+    def _take_claim(self, delivery: hooks.Delivery) -> _Claim | None:
+        claim: _Claim | None = getattr(self._local, "claim", None)
+        if claim is None or claim.message_id != delivery.message_id:
+            return None
+        self._local.claim = None
+        return claim
+
+    def _release_leftovers(self) -> None:
+        # A claim of this thread whose outcome never came (its request ended in an exception
+        # core did not catch): that delivery is over, so let its message go.
+        leftover: _Claim | None = getattr(self._local, "claim", None)
+        if leftover is not None:
+            self._local.claim = None
+            leftover.held.release()
+        if self._parked:
+            now = time.time()
+            with self._mutex:
+                expired = [held for until, held in self._parked if until <= now]
+                self._parked = [(until, held) for until, held in self._parked if until > now]
+            for held in expired:
+                held.release()
+
+    def release_locks(self) -> None:
+        """Release every lock this store holds for this thread's claim or keeps after a failed
+        outcome write (for tests, and for a process that shuts down)."""
+        leftover: _Claim | None = getattr(self._local, "claim", None)
+        self._local.claim = None
+        with self._mutex:
+            parked, self._parked = self._parked, []
+        for held in [*(h for _, h in parked), *([leftover.held] if leftover else [])]:
+            held.release()
+
+    def _park(self, claim: _Claim) -> None:
+        with self._mutex:
+            self._parked.append((claim.expires, claim.held))
+
+    # ---------------------------------------------------------------- row mode
+
+    def _claim_by_row(self, delivery: hooks.Delivery, using: str) -> hooks.ClaimDecision:
         for _ in range(CLAIM_ATTEMPTS):
             jti_recorded = False
             try:
@@ -122,18 +349,20 @@ class DatabaseResultStore:
             f"{CLAIM_ATTEMPTS} attempts"
         )
 
-    def _remember_signature(self, delivery: hooks.Delivery, using: str) -> None:
+    def _remember_signature(
+        self, delivery: hooks.Delivery, using: str, *, ignore_conflicts: bool = False
+    ) -> None:
         if not delivery.signature_id:
             return
-        if delivery.signature_expires is not None:
-            expires = delivery.signature_expires + conf.CLOCK_TOLERANCE
-        else:  # pragma: no cover - core requires ``exp``; keep a day to be safe
-            expires = time.time() + 86_400
-        SeenSignature.objects.using(using).create(
+        seen = SeenSignature(
             jti=delivery.signature_id,
             task_id=delivery.message_id,
-            expires_at=_from_timestamp(expires),
+            expires_at=_from_timestamp(_signature_expiry(delivery)),
         )
+        if ignore_conflicts:
+            SeenSignature.objects.using(using).bulk_create([seen], ignore_conflicts=True)
+        else:
+            seen.save(using=using, force_insert=True)
 
     def _claim_row(self, delivery: hooks.Delivery, using: str) -> hooks.ClaimDecision:
         now = timezone.now()
@@ -144,21 +373,11 @@ class DatabaseResultStore:
             .values_list("pk", "status", "date_started", "republished")[:1]
         )
         if not found:
-            rows.create(
-                task_id=delivery.message_id,
-                task_name=delivery.task_name,
-                status=TaskStatus.STARTED,
-                args=delivery.args,
-                kwargs=delivery.kwargs,
-                attempts=delivery.attempt,
-                schedule_id=delivery.schedule_id or "",
-                date_created=now,
-                date_started=now,
-            )
+            rows.create(**_new_row(delivery, date_created=now, **_started(delivery, now)))
             return hooks.ClaimDecision.RUN
 
         pk, status, date_started, republished = found[0]
-        if status == TaskStatus.SUCCESS or (status == TaskStatus.RETRY and republished):
+        if _handled(status, republished):
             return hooks.ClaimDecision.ALREADY_SUCCEEDED
         if status == TaskStatus.STARTED and date_started is not None:
             age = (now - date_started).total_seconds()
@@ -172,17 +391,7 @@ class DatabaseResultStore:
                 age,
                 conf.STARTED_LEASE,
             )
-        update: dict[str, Any] = {
-            "task_name": delivery.task_name,
-            "status": TaskStatus.STARTED,
-            "attempts": delivery.attempt,
-            "date_started": now,
-            "date_done": None,
-            "duration": None,
-        }
-        if delivery.schedule_id:
-            update["schedule_id"] = delivery.schedule_id
-        rows.filter(pk=pk).update(**update)
+        rows.filter(pk=pk).update(**_started(delivery, now))
         return hooks.ClaimDecision.RUN
 
     # ------------------------------------------------------------------------------ outcomes
@@ -262,31 +471,56 @@ class DatabaseResultStore:
         self, delivery: hooks.Delivery, fields: dict[str, Any], *, keep_success: bool
     ) -> None:
         using = router.db_for_write(TaskResult)
+        claim = self._take_claim(delivery)
 
         def write() -> None:
-            rows = TaskResult.objects.using(using).filter(task_id=delivery.message_id)
-            if keep_success:
-                rows = rows.filter(status__in=_NOT_SUCCESS)
-            if rows.update(**fields):
+            if claim is None:  # row mode: the claim wrote the row and the jti
+                self._write_row(delivery, fields, using, keep_success, row_exists=True)
                 return
-            # No row to update: cleanup deleted it while the task ran, or (keep_success) an
-            # other delivery already succeeded, which the INSERT below leaves untouched.
-            TaskResult.objects.using(using).bulk_create(
-                [
-                    TaskResult(
-                        task_id=delivery.message_id,
-                        task_name=delivery.task_name,
-                        args=delivery.args,
-                        kwargs=delivery.kwargs,
-                        attempts=delivery.attempt,
-                        schedule_id=delivery.schedule_id or "",
-                        **fields,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
+            # The claim wrote nothing (unless it tracked STARTED): this attempt's facts go
+            # with its outcome, in one transaction.
+            row = {**_started(delivery, claim.started), **fields}
+            with transaction.atomic(using=using):
+                if not claim.jti_recorded:
+                    self._remember_signature(delivery, using, ignore_conflicts=True)
+                self._write_row(
+                    delivery, row, using, keep_success, claim.row_exists, created=claim.started
+                )
 
-        _with_retries(write, using, delivery)
+        try:
+            _with_retries(write, using, delivery)
+        except BaseException:
+            if claim is not None:
+                self._park(claim)
+            raise
+        if claim is not None:
+            claim.held.release()
+
+    def _write_row(
+        self,
+        delivery: hooks.Delivery,
+        fields: dict[str, Any],
+        using: str,
+        keep_success: bool,
+        row_exists: bool,
+        created: datetime.datetime | None = None,
+    ) -> None:
+        rows = TaskResult.objects.using(using).filter(task_id=delivery.message_id)
+        if keep_success:
+            rows = rows.filter(status__in=_NOT_SUCCESS)
+        if row_exists and rows.update(**fields):
+            return
+        # No row yet, or it was deleted (cleanup ran while the task did), or (keep_success) an
+        # other delivery already succeeded, which the INSERT below leaves untouched.
+        try:
+            with transaction.atomic(using=using):
+                new = _new_row(delivery, **fields)
+                if created is not None:
+                    new["date_created"] = created
+                TaskResult.objects.using(using).create(**new)
+        except IntegrityError:
+            if not row_exists:  # a row appeared meanwhile (a PENDING row from publishing)
+                rows.update(**fields)
 
     # ------------------------------------------------------------------------------ publishing
 
