@@ -23,6 +23,7 @@ import contextlib
 import io
 import re
 import sys
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,6 +174,39 @@ def qstash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         stack.stop()
 
 
+def wait_until_quiet(stack: Any, timeout: float = 20.0) -> None:
+    """Wait until the dev server has no delivery due or running (delayed messages aside).
+
+    The live server shares this process's in-memory SQLite connection, so the next block must
+    not start while a delivery of the last one is still being handled.
+    """
+    import httpx
+
+    final = {"DELIVERED", "FAILED", "CANCELED"}
+    deadline = time.monotonic() + timeout
+    quiet_polls = 0
+    with httpx.Client(
+        base_url=stack.qstash_url,
+        headers={"Authorization": f"Bearer {stack.token}"},
+        trust_env=False,
+        timeout=10,
+    ) as client:
+        while quiet_polls < 3:
+            events = client.get("/v2/events", params={"count": 10000}).json()["events"]
+            latest: dict[str, dict[str, Any]] = {}
+            for event in reversed(events):  # oldest first
+                latest[event["messageId"]] = event
+            now_ms = time.time() * 1000
+            busy = [
+                message_id
+                for message_id, event in latest.items()
+                if event["state"] not in final and event.get("notBefore", 0) <= now_ms + 1000
+            ]
+            quiet_polls = 0 if busy else quiet_polls + 1
+            assert time.monotonic() < deadline, f"deliveries still running: {busy}"
+            time.sleep(0.1)
+
+
 def expected_output(code: str) -> list[str]:
     return [m.group(1).rstrip() for line in code.splitlines() if (m := EXPECTED.match(line))]
 
@@ -219,6 +253,7 @@ def test_readme_examples(readme: Path, qstash: Any, live_server: Any) -> None:
                             f"the example at {block.where} raised {exc!r}; it printed:\n"
                             f"{output.getvalue()}\n--- dev server log ---\n{qstash.logs()}"
                         ) from exc
+                wait_until_quiet(qstash)
                 wanted = expected_output(block.code)
                 printed = output.getvalue().splitlines()
                 assert is_subsequence(wanted, printed), (
