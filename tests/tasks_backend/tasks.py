@@ -57,3 +57,11 @@ def plain(x: int) -> int:
     """Not a task: tests make tasks of it with task(...)(plain)."""
     calls.append(("plain", x))
     return x
+
+
+@task
+def enqueue_add(a: int, b: int) -> int:
+    """Enqueue another task from inside a task (eagerly: it runs at once, with its own result)."""
+    inner = add.enqueue(a, b)
+    calls.append(("enqueue_add", inner.status, inner.return_value))
+    return inner.return_value

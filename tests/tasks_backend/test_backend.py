@@ -348,3 +348,11 @@ def test_eager_mode_passes_the_context(qstash):
     assert result.return_value["attempt"] == 1
     assert result.return_value["id"] == result.id
     assert result.return_value["status"] == "RUNNING"
+
+
+@override_settings(DJANGO_QSTASH_ALWAYS_EAGER=True)
+def test_a_task_enqueued_by_an_eager_task_gets_its_own_result(qstash):
+    outer = tasks.enqueue_add.enqueue(1, 2)
+    assert outer.return_value == 3
+    assert tasks.calls == [("add", 1, 2), ("enqueue_add", TaskResultStatus.SUCCESSFUL, 3)]
+    assert outer.task is tasks.enqueue_add

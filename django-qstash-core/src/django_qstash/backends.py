@@ -297,6 +297,14 @@ class DjangoTaskAdapter(QStashRuntimeTask[..., Any]):
 
     def _invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         result = _eager_result.get() or self._result_for_delivery(args, kwargs)
+        # Whatever the task itself runs (another eager enqueue, say) gets its own result.
+        token = _eager_result.set(None)
+        try:
+            return self._run(result, args, kwargs)
+        finally:
+            _eager_result.reset(token)
+
+    def _run(self, result: TaskResult[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         sender = self._backend_class()
         now = timezone.now()
         object.__setattr__(result, "status", TaskResultStatus.RUNNING)
