@@ -152,7 +152,7 @@ def test_changelist_and_change_page_make_no_qstash_call(admin, fake_qstash):
     assert listing.status_code == 200
     html = listing.content.decode()
     assert "CRON_TZ=America/New_York 0 4 * * *" in html
-    assert "At 04:00 AM (America/New_York)" in html
+    assert "At 04:00 (America/New_York)" in html
     assert "Synced" in html
     assert "Sync failed" in html
     assert "QStash refused (HTTP 500)" in html
@@ -160,7 +160,7 @@ def test_changelist_and_change_page_make_no_qstash_call(admin, fake_qstash):
     change = admin.get(reverse("admin:django_qstash_schedules_taskschedule_change", args=[row.pk]))
     assert change.status_code == 200
     page = change.content.decode()
-    assert "At 04:00 AM (America/New_York)" in page
+    assert "At 04:00 (America/New_York)" in page
     assert page.count("<li>") >= 5
     assert 'class="djq-next-runs"' in page
     assert row.schedule_id in page

@@ -73,7 +73,7 @@ def test_split_and_qstash_prefix():
 
 
 def test_description_uses_cron_descriptor_and_names_the_zone():
-    assert cron.describe("0 4 * * 1-5") == "At 04:00 AM, Monday through Friday (UTC)"
+    assert cron.describe("0 4 * * 1-5") == "At 04:00, Monday through Friday (UTC)"
     assert cron.describe("*/15 * * * *", "Europe/Berlin") == "Every 15 minutes (Europe/Berlin)"
 
 

@@ -119,7 +119,7 @@ def test_save_with_update_fields_checks_only_those():
 def test_cron_info_and_sync_state():
     schedule = make_schedule(cron="0 4 * * 1-5", timezone="Europe/Berlin")
     info = schedule.cron_info()
-    assert info.description == "At 04:00 AM, Monday through Friday (Europe/Berlin)"
+    assert info.description == "At 04:00, Monday through Friday (Europe/Berlin)"
     assert len(info.runs) == 5
     schedule.sync_error = "boom"
     assert schedule.sync_state == "failed"

@@ -144,12 +144,19 @@ def next_runs(
 
 
 def describe(cron: str, timezone: str = "") -> str:
-    """Human text (cron-descriptor), e.g. ``"At 04:00 AM, Monday through Friday (UTC)"``."""
+    """Human text (cron-descriptor), e.g. ``"At 04:00, Monday through Friday (UTC)"``."""
     zone = timezone or "UTC"
     try:
-        from cron_descriptor import get_description
+        from cron_descriptor import Options, get_description
 
-        text = str(get_description(" ".join(cron.split())))
+        # Fixed, not taken from the process locale: the same words on every machine.
+        try:
+            options = Options(locale_code="en_US", use_24hour_time_format=True)
+        except TypeError:  # cron-descriptor < 2 takes no arguments
+            options = Options()
+            options.locale_code = "en_US"
+            options.use_24hour_time_format = True
+        text = str(get_description(" ".join(cron.split()), options))
     except Exception:  # cron-descriptor raises its own types; fall back to the expression
         return f"{cron} ({zone})"
     return f"{text} ({zone})"
