@@ -740,13 +740,16 @@ def serve_main(args: argparse.Namespace) -> int:
     """``make run``: both servers on the project's own settings, until Ctrl-C."""
     qstash_port = 8080 if port_is_free(8080) else free_port()
     django_port = 8000 if port_is_free(8000) else free_port()
+    # Logs and the dev server's messages live outside the repository, and outlive a restart.
+    workdir = Path(tempfile.gettempdir()) / "django-qstash-run"
+    workdir.mkdir(exist_ok=True)
     stack = Stack(
-        workdir=SAMPLE_PROJECT,
+        workdir=workdir,
         database_url=os.environ.get("DATABASE_URL") or _dotenv_database_url(),
         qstash_port=qstash_port,
         django_port=django_port,
         devserver_flags=["--retry-scale", str(RETRY_SCALE)],
-        qstash_db=SAMPLE_PROJECT / ".qstash-dev.db",
+        qstash_db=workdir / "qstash-dev.db",
     )
     try:
         with stopped_on_exit(stack):
@@ -758,7 +761,7 @@ def serve_main(args: argparse.Namespace) -> int:
                 f"QStash dev server  {stack.qstash_url}   (log: {stack.servers[0].log_path})\n"
                 f"sample project     {stack.django_url}   (log: {stack.servers[1].log_path})\n"
                 f"admin              {stack.django_url}/admin/   "
-                + ("user admin, password admin" if created else "(your existing superuser)")
+                + ("user admin, password admin" if created else "log in as your superuser")
                 + "\n\nTry it in another terminal:\n"
                 f"  cd sample_project && DJANGO_QSTASH_DOMAIN={stack.django_url} "
                 f"QSTASH_URL={stack.qstash_url} \\\n"
@@ -792,25 +795,18 @@ def _dotenv_database_url() -> str:
 
 
 def ensure_superuser(stack: Stack) -> bool:
-    """Create the admin/admin superuser of the local sample database if it has none."""
+    """Create the admin/admin superuser of the local sample database if it has no superuser;
+    say whether a user named admin exists."""
     output = stack.manage(
         "shell",
         "-c",
-        "from django.contrib.auth import get_user_model;"
-        "print(get_user_model().objects.filter(is_superuser=True).exists())",
+        "from django.contrib.auth import get_user_model\n"
+        "User = get_user_model()\n"
+        "if not User.objects.filter(is_superuser=True).exists():\n"
+        "    User.objects.create_superuser('admin', 'admin@example.com', 'admin')\n"
+        "print('admin user:', User.objects.filter(username='admin').exists())\n",
     )
-    if output.strip().endswith("True"):
-        return False
-    stack.manage(
-        "createsuperuser",
-        "--no-input",
-        "--username",
-        "admin",
-        "--email",
-        "admin@example.com",
-        env={"DJANGO_SUPERUSER_PASSWORD": "admin"},
-    )
-    return True
+    return "admin user: True" in output
 
 
 def _rich_print(text: str) -> None:
