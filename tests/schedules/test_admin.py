@@ -258,3 +258,22 @@ def _action_on(client, url, action, rows):
     return client.post(
         url, {"action": action, ACTION_CHECKBOX_NAME: [str(r.pk) for r in rows]}, follow=True
     )
+
+
+def test_actions_need_the_change_permission(client, django_user_model, fake_qstash):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_taskschedule"))
+    client.force_login(viewer)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for action in ("pause_schedules", "resume_schedules", "run_now", "sync_now"):
+        assert f'value="{action}"' not in html
+    row = make_schedule(name="protected")
+    fake_qstash.requests.clear()
+    _action(client, "pause_schedules", [row])
+    row.refresh_from_db()
+    assert row.is_active is True
+    assert fake_qstash.requests == []

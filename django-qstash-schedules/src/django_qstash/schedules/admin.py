@@ -227,7 +227,7 @@ class TaskScheduleAdmin(_ScheduleAdmin):
 
     # ------------------------------------------------------------------ actions
 
-    @admin.action(description=_("Pause selected schedules (on QStash)"))
+    @admin.action(permissions=["change"], description=_("Pause selected schedules (on QStash)"))
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
         rows = list(queryset)
         failures = sync.set_active(rows, False)
@@ -239,7 +239,7 @@ class TaskScheduleAdmin(_ScheduleAdmin):
             failures,
         )
 
-    @admin.action(description=_("Resume selected schedules (on QStash)"))
+    @admin.action(permissions=["change"], description=_("Resume selected schedules (on QStash)"))
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
         rows = list(queryset)
         failures = sync.set_active(rows, True)
@@ -251,7 +251,9 @@ class TaskScheduleAdmin(_ScheduleAdmin):
             failures,
         )
 
-    @admin.action(description=_("Run selected schedules now (publish once)"))
+    @admin.action(
+        permissions=["change"], description=_("Run selected schedules now (publish once)")
+    )
     def run_now(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
         for row in queryset:
             try:
@@ -270,7 +272,7 @@ class TaskScheduleAdmin(_ScheduleAdmin):
                     messages.SUCCESS,
                 )
 
-    @admin.action(description=_("Sync selected schedules to QStash now"))
+    @admin.action(permissions=["change"], description=_("Sync selected schedules to QStash now"))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
         rows = list(queryset)
         failures = sync.sync_queryset(rows, force=True)
@@ -299,7 +301,7 @@ class ScheduleDeletionAdmin(_DeletionAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Delete on QStash now"))
+    @admin.action(permissions=["delete"], description=_("Delete on QStash now"))
     def retry_deletion(self, request: HttpRequest, queryset: QuerySet[ScheduleDeletion]) -> None:
         failures: dict[str, str] = {}
         done = 0

@@ -114,9 +114,8 @@ def translate_error(exc: BaseException, action: str) -> ScheduleSyncError:
                 f"QStash refused to {action} (HTTP {status}: {body}); {hint}.", status=status
             )
         return ScheduleSyncError(f"QStash refused to {action}: {exc}.")
-    import httpx
-
-    if isinstance(exc, (httpx.TransportError, OSError)):
+    # httpx's transport errors (connect, read, timeouts), without importing httpx here.
+    if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {"httpx", "httpcore"}:
         return ScheduleSyncError(
             f"Could not reach QStash at {_base_url()} to {action} "
             f"({type(exc).__name__}: {exc or 'no answer'}); check QSTASH_URL and the network."
