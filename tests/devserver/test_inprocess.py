@@ -74,3 +74,50 @@ def test_keys_are_stored(tmp_path):
     )
     with DevServer(explicit) as third:
         assert third.keys.pair() == ("sig_a" * 6, "sig_b")
+
+
+def test_redaction_and_header_forward(server: DevServer):
+    response = httpx.post(
+        f"{server.url}/v2/publish/http://127.0.0.1:9/r",
+        content=b"secret",
+        headers={
+            **_auth(server),
+            "Upstash-Delay": "60s",
+            "Upstash-Header-Forward": "true",
+            "X-Plain": "p",
+            "Upstash-Forward-Authorization": "Bearer hidden",
+            "Upstash-Redact-Fields": "body,header[Authorization]",
+        },
+    )
+    message_id = response.json()["messageId"]
+    message = httpx.get(f"{server.url}/v2/messages/{message_id}", headers=_auth(server)).json()
+    assert message["body"] == "REDACTED"
+    assert message["header"]["Authorization"] == ["REDACTED"]
+    assert message["header"]["X-Plain"] == ["p"]  # forwarded by Upstash-Header-Forward
+    assert "Host" not in message["header"]
+    events = httpx.get(
+        f"{server.url}/v2/events", params={"messageId": message_id}, headers=_auth(server)
+    ).json()["events"]
+    assert "body" not in events[0]
+
+
+def test_js_style_query_parameters(server: DevServer):
+    ids = [
+        httpx.post(
+            f"{server.url}/v2/publish/http://127.0.0.1:9/js",
+            content=b"x",
+            headers={**_auth(server), "Upstash-Delay": "60s"},
+        ).json()["messageId"]
+        for _ in range(2)
+    ]
+    cancelled = httpx.request(
+        "DELETE",
+        f"{server.url}/v2/messages",
+        params=[("messageIds", ids[0]), ("messageIds", ids[1])],
+        headers=_auth(server),
+    ).json()
+    assert cancelled == {"cancelled": 2}
+    deleted = httpx.request(
+        "DELETE", f"{server.url}/v2/dlq", params={"dlqIds": "0-0"}, headers=_auth(server)
+    ).json()
+    assert deleted == {"deleted": 0}
