@@ -196,7 +196,14 @@ class TaskScheduleAdmin(_ScheduleAdmin):
                 ),
                 messages.SUCCESS,
             )
-        elif not conf.auto_sync():
+        elif conf.auto_sync():
+            # ATOMIC_REQUESTS: the commit (and so the sync) comes after this view returns.
+            self.message_user(
+                request,
+                _("The QStash schedule is updated when this request's transaction commits."),
+                messages.INFO,
+            )
+        else:
             self.message_user(
                 request,
                 _(
