@@ -21,8 +21,11 @@ help:
 	@echo "make run          start the dev server and the sample project and leave them running"
 	@echo "make bench        the benchmarks (ratios against baselines measured in the same run)"
 
+# pip refuses to install into an "externally managed" system Python (Debian, Ubuntu): fall back to
+# the user site there.
 uv:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv 2>/dev/null \
+		|| python3 -m pip install --quiet --user --break-system-packages uv
 
 sync: uv
 	@$(UV) sync --quiet
