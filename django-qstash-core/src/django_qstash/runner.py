@@ -95,7 +95,8 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
     """Run the task for this delivery, send the hooks, and say how it went. Never raises."""
     request = request_for(task, delivery)
     token = _current_request.set(request)
-    hooks.send_robust(hooks.task_started, task, delivery=delivery)
+    if hooks.task_started.receivers:  # skip the dispatch machinery when nobody listens
+        hooks.send_robust(hooks.task_started, task, delivery=delivery)
     started = time.perf_counter()
     try:
         value = task._invoke(delivery.args, delivery.kwargs)
@@ -105,9 +106,14 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
         outcome = _failed(task, delivery, request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
-        hooks.send_robust(
-            hooks.task_succeeded, task, delivery=delivery, result=value, duration=outcome.duration
-        )
+        if hooks.task_succeeded.receivers:
+            hooks.send_robust(
+                hooks.task_succeeded,
+                task,
+                delivery=delivery,
+                result=value,
+                duration=outcome.duration,
+            )
     finally:
         _current_request.reset(token)
     if getattr(task, "_has_handlers", False):

@@ -184,6 +184,7 @@ class Task(Generic[P, R]):
             call_signature = call_signature.replace(parameters=parameters)
         #: What a call's arguments must fit (without ``self`` for a bound task).
         self.call_signature = call_signature
+        self._simple_parameters = _simple_parameters(call_signature)
 
         cls = type(self)
         settings = {key: options.get(key, getattr(cls, key)) for key in _CELERY_ATTRIBUTES}
@@ -681,6 +682,17 @@ class Task(Generic[P, R]):
 
     def bind_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise TypeError, as a call would, if the arguments do not fit the signature."""
+        simple = self._simple_parameters
+        if simple is not None:
+            # Plain ``def f(a, b=1)`` parameters: check without inspect (the webhook's hot path).
+            positions, required = simple
+            count = len(args)
+            if (
+                count <= len(positions)
+                and all(positions.get(key, -1) >= count for key in kwargs)
+                and all(position < count or name in kwargs for name, position in required)
+            ):
+                return
         try:
             self.call_signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -719,6 +731,18 @@ _CALL_OPTIONS_HANDLED_BELOW = frozenset(
         "throw",
     }
 )
+
+
+def _simple_parameters(
+    signature: inspect.Signature,
+) -> tuple[dict[str, int], tuple[tuple[str, int], ...]] | None:
+    """Positions and required names when every parameter is positional-or-keyword."""
+    parameters = list(signature.parameters.values())
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters):
+        return None
+    positions = {p.name: index for index, p in enumerate(parameters)}
+    required = tuple((p.name, index) for index, p in enumerate(parameters) if p.default is p.empty)
+    return positions, required
 
 
 def _forwardable(headers: Mapping[str, Any]) -> dict[str, str]:

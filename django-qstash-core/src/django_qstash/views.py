@@ -22,11 +22,13 @@ query string ``django_qstash=link`` or ``django_qstash=link_error``; they publis
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from django_qstash import canvas, envelope, hooks, runner, signing
@@ -40,29 +42,48 @@ logger = logging.getLogger("django_qstash")
 NON_RETRYABLE = 489
 
 
-def _answer(status: int, reason: str, **extra: Any) -> JsonResponse:
+_django_json = DjangoJSONEncoder()
+
+
+def _jsonable(value: Any) -> Any:
+    # Dates, decimals and UUIDs as Django's JSON encoder writes them; anything else as its repr,
+    # so a return value that is not JSON never fails a delivery that already ran.
+    try:
+        return _django_json.default(value)
+    except TypeError:
+        return repr(value)
+
+
+_encoder = json.JSONEncoder(default=_jsonable)
+
+
+def _answer(status: int, reason: str, **extra: Any) -> HttpResponse:
     body: dict[str, Any] = {"status": reason}
     body.update(extra)
-    response = JsonResponse(body, status=status, json_dumps_params={"default": repr})
+    try:
+        content = _encoder.encode(body)
+    except (ValueError, RecursionError):  # a circular result: keep the answer, not the value
+        content = _encoder.encode({k: repr(v) if k == "result" else v for k, v in body.items()})
+    response = HttpResponse(content.encode(), content_type="application/json", status=status)
     if status == NON_RETRYABLE:
         response["Upstash-NonRetryable-Error"] = "true"
     return response
 
 
-def _refuse(reason: str, error: str) -> JsonResponse:
+def _refuse(reason: str, error: str) -> HttpResponse:
     logger.warning("django-qstash refused a delivery: %s", error)
     return _answer(NON_RETRYABLE, reason, error=error)
 
 
-def _header_int(request: HttpRequest, name: str) -> int:
+def _meta_int(meta: dict[str, Any], key: str) -> int:
     try:
-        return max(0, int(request.headers.get(name, 0)))
+        return max(0, int(meta.get(key) or 0))
     except ValueError:
         return 0
 
 
 @csrf_exempt
-def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
+def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         response = _answer(405, "method_not_allowed", error="the webhook accepts POST only")
         response["Allow"] = "POST"
@@ -87,9 +108,10 @@ def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
     if len(body) > limit:
         return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
 
+    meta = request.META  # not request.headers: building that mapping costs more than the rest
     try:
         claims = signing.verify(
-            request.headers.get("Upstash-Signature"),
+            meta.get("HTTP_UPSTASH_SIGNATURE"),
             body,
             url=conf.webhook_url,
             keys=(conf.QSTASH_CURRENT_SIGNING_KEY, conf.QSTASH_NEXT_SIGNING_KEY),
@@ -113,24 +135,25 @@ def qstash_webhook_view(request: HttpRequest) -> JsonResponse:
 
     options = message.options
     delivery = hooks.Delivery(
-        message_id=request.headers.get("Upstash-Message-Id") or f"jti:{claims.get('jti')}",
+        message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or f"jti:{claims.get('jti')}",
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,
         options=options,
-        retried=_header_int(request, "Upstash-Retried"),
+        retried=_meta_int(meta, "HTTP_UPSTASH_RETRIED"),
         max_retries=options.get("max_retries") if options else None,
-        schedule_id=request.headers.get("Upstash-Schedule-Id") or None,
+        schedule_id=meta.get("HTTP_UPSTASH_SCHEDULE_ID") or None,
         signature_id=claims.get("jti"),
         signature_expires=claims.get("exp"),
     )
-    hooks.send_robust(hooks.task_received, task, delivery=delivery)
+    if hooks.task_received.receivers:  # skip the dispatch machinery when nobody listens
+        hooks.send_robust(hooks.task_received, task, delivery=delivery)
     if options and "expires" in options and has_expired(options["expires"], time.time()):
         return _expire(task, delivery)
     return _run(task, delivery)
 
 
-def _callback(request: HttpRequest, marker: str, limit: int) -> JsonResponse:
+def _callback(request: HttpRequest, marker: str, limit: int) -> HttpResponse:
     """Continue a canvas (link, link_error, chain) from QStash's (failure) callback."""
     body = request.body
     if len(body) > limit:
@@ -139,7 +162,7 @@ def _callback(request: HttpRequest, marker: str, limit: int) -> JsonResponse:
         # QStash signs a callback for the callback URL: the webhook URL from settings plus the
         # marker, which the signature covers (never the Host header).
         signing.verify(
-            request.headers.get("Upstash-Signature"),
+            request.META.get("HTTP_UPSTASH_SIGNATURE"),
             body,
             url=f"{conf.webhook_url}?{marker}",
             keys=(conf.QSTASH_CURRENT_SIGNING_KEY, conf.QSTASH_NEXT_SIGNING_KEY),
@@ -164,7 +187,7 @@ def _callback(request: HttpRequest, marker: str, limit: int) -> JsonResponse:
     return _answer(200, "linked", published=published)
 
 
-def _expire(task: Any, delivery: hooks.Delivery) -> JsonResponse:
+def _expire(task: Any, delivery: hooks.Delivery) -> HttpResponse:
     """An expired message is acknowledged, recorded as expired when the store can, not run."""
     logger.info(
         "Task %s[%s] expired at %s; not run",
@@ -184,7 +207,7 @@ def _expire(task: Any, delivery: hooks.Delivery) -> JsonResponse:
     return _answer(200, "expired", task_id=delivery.message_id, stored=stored)
 
 
-def _run(task: Any, delivery: hooks.Delivery) -> JsonResponse:
+def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
     store = hooks.get_result_store()
     if store is not None:
         try:
