@@ -285,3 +285,16 @@ def test_eager_link_and_link_error():
     add.apply((2, 3), link=collect.s())
     fail.apply((1,), task_id="t-1", link_error=collect.s())
     assert seen == [5, "t-1"]
+
+
+def test_revoke_cancels_the_qstash_message(qstash):
+    qstash.answer = (200, [{"messageId": "msg_0"}, {"messageId": "msg_1"}], {})
+    result = group(add.s(1, 1), add.s(2, 2)).delay()
+    qstash.answer = (200, {}, {})
+    result.revoke()
+    assert [(r.method, r.path) for r in qstash.requests[1:]] == [
+        ("DELETE", "/v2/messages/msg_0"),
+        ("DELETE", "/v2/messages/msg_1"),
+    ]
+    with pytest.raises(NotImplementedError, match="terminate"):
+        result.results[0].revoke(terminate=True)

@@ -115,6 +115,20 @@ class AsyncResult:
 
     wait = get
 
+    def revoke(self, terminate: bool = False, **_: Any) -> None:
+        """Cancel the message in QStash, so it is not delivered (again).
+
+        As Celery's ``revoke()`` without ``terminate``: a delivery already running finishes.
+        ``terminate=True`` cannot stop it either (it runs in a web request), so it raises.
+        """
+        if terminate:
+            raise NotImplementedError(
+                "revoke(terminate=True): a running task is a web request QStash cannot stop"
+            )
+        from django_qstash.publisher import get_client
+
+        get_client().message.cancel(self.id)
+
 
 class GroupResult:
     """The results of a ``group``: one :class:`AsyncResult` per member, in order."""
@@ -167,6 +181,10 @@ class GroupResult:
         return values
 
     join = get
+
+    def revoke(self, terminate: bool = False, **options: Any) -> None:
+        for result in self.results:
+            result.revoke(terminate, **options)
 
 
 class TaskFailure(Exception):
