@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection
 from django.test import Client, override_settings
 
 from django_qstash import hooks
@@ -116,3 +118,23 @@ def qstash(recorder: Recorder) -> Iterator[Recorder]:
     """Point the publisher at the loopback recorder, which answers like QStash's publish."""
     with override_settings(QSTASH_URL=recorder.url):
         yield recorder
+
+
+@contextmanager
+def results_sql_fails(when: Callable[[str], bool] = lambda sql: True) -> Iterator[list[str]]:
+    """Statements on the results app's tables for which ``when(sql)`` is true fail as if the
+    database were down; yields the list of the statements refused."""
+    refused: list[str] = []
+
+    def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "django_qstash_results" in sql and when(sql):
+            refused.append(sql)
+            raise OperationalError("could not connect to server: Connection refused")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        yield refused
+
+
+def is_write(sql: str) -> bool:
+    return sql.lstrip().upper().startswith(("INSERT", "UPDATE"))

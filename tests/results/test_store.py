@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_qstash import hooks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from django_qstash.results.store import DatabaseResultStore, jsonable_result
+from tests.results.conftest import is_write, results_sql_fails
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 
@@ -343,15 +344,6 @@ def test_the_outcome_of_an_older_delivery_never_replaces_success(db_store):
 
 
 @only_lock
-def test_a_lock_mode_outcome_never_replaces_a_success_written_meanwhile(db_store):
-    d = delivery()
-    db_store.claim(d)
-    TaskResult.objects.create(task_id="msg_1", task_name="t", status=TaskStatus.SUCCESS)
-    db_store.record_failure(d, ValueError("late"), "tb", final=True, duration=0.0)
-    assert row().status == TaskStatus.SUCCESS
-
-
-@only_lock
 @override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
 def test_a_lock_mode_outcome_updates_a_pending_row_written_meanwhile(db_store):
     d = delivery()
@@ -431,40 +423,27 @@ def test_get(db_store):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_write_that_fails_once_is_retried_on_a_new_connection(db_store, monkeypatch, caplog):
+def test_a_write_that_fails_once_is_retried_on_a_new_connection(db_store, caplog):
     d = delivery()
     db_store.claim(d)
-    original = DatabaseResultStore._write_row
-    failures: list[int] = []
-
-    def flaky(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
-        if not failures:
-            failures.append(1)
-            raise OperationalError("server closed the connection unexpectedly")
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DatabaseResultStore, "_write_row", flaky)
-    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+    with (
+        caplog.at_level(logging.WARNING, logger="django_qstash.results"),
+        results_sql_fails(lambda sql: is_write(sql) and not refused) as refused,
+    ):
         db_store.record_success(d, "ok", 0.0)
+    assert len(refused) == 1
     assert row().status == TaskStatus.SUCCESS
     assert "retrying in" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(DJANGO_QSTASH_RESULTS_WRITE_RETRIES=1)
-def test_a_write_that_keeps_failing_raises_after_the_retries(db_store, monkeypatch, claim_mode):
+def test_a_write_that_keeps_failing_raises_after_the_retries(db_store, claim_mode):
     d = delivery()
     db_store.claim(d)
-    calls: list[int] = []
-
-    def down(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
-        calls.append(1)
-        raise OperationalError("database is down")
-
-    monkeypatch.setattr(DatabaseResultStore, "_write_row", down)
-    with pytest.raises(OperationalError):
+    with results_sql_fails(is_write) as refused, pytest.raises(OperationalError):
         db_store.record_success(d, "ok", 0.0)
-    assert len(calls) == 2
+    assert len(refused) == 2  # the first try and one retry
     if claim_mode == "row":
         assert row().status == TaskStatus.STARTED
     else:
@@ -476,15 +455,9 @@ def test_lock_mode_keeps_the_locks_of_an_unstored_outcome_until_the_token_expire
     db_store, monkeypatch
 ):
     d = delivery(jti="jwt_kept", exp=time.time() + 60)
-
-    def down(self: DatabaseResultStore, *args: Any, **kwargs: Any) -> None:
-        raise OperationalError("database is down")
-
     db_store.claim(d)
-    with monkeypatch.context() as patch:
-        patch.setattr(DatabaseResultStore, "_write_row", down)
-        with pytest.raises(OperationalError):
-            db_store.record_success(d, "ok", 0.0)
+    with results_sql_fails(is_write), pytest.raises(OperationalError):
+        db_store.record_success(d, "ok", 0.0)
     # The database is back, nothing was stored: the parked locks hold the message and token.
     assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
     assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
@@ -504,14 +477,9 @@ def test_lock_mode_releases_the_locks_of_a_claim_whose_outcome_never_came(db_sto
 
 
 @only_lock
-def test_lock_mode_releases_the_locks_when_the_claim_fails(db_store, monkeypatch):
-    def down(self: QuerySet[Any]) -> bool:
-        raise OperationalError("database is down")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(QuerySet, "exists", down)
-        with pytest.raises(OperationalError):
-            db_store.claim(delivery(jti="jwt_f"))
+def test_lock_mode_releases_the_locks_when_the_claim_fails(db_store):
+    with results_sql_fails(), pytest.raises(OperationalError):
+        db_store.claim(delivery(jti="jwt_f"))
     assert db_store.claim(delivery(jti="jwt_f")) is RUN
 
 

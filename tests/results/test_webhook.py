@@ -10,13 +10,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
 from django.test import override_settings
 
 from django_qstash import hooks, shared_task
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from example.models import TaskRun
-from tests.results.conftest import body_for, new_message_id
+from tests.results.conftest import body_for, new_message_id, results_sql_fails
 from tests.support.signing import make_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
@@ -163,14 +162,9 @@ def results_database_down(*, once_the_task_started: bool) -> Iterator[None]:
     def started(sender: Any, **kwargs: Any) -> None:
         state["down"] = True
 
-    def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if state["down"] and "django_qstash_results" in sql:
-            raise OperationalError("could not connect to server: Connection refused")
-        return execute(sql, params, many, context)
-
     hooks.task_started.connect(started, dispatch_uid="results-down")
     try:
-        with connection.execute_wrapper(refuse):
+        with results_sql_fails(lambda sql: state["down"]):
             yield
     finally:
         hooks.task_started.disconnect(dispatch_uid="results-down")

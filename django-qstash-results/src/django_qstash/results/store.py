@@ -62,6 +62,7 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connections,
+    models,
     router,
     transaction,
 )
@@ -172,6 +173,32 @@ class _Claim:
     started: datetime.datetime
 
 
+def _column(model: type[models.Model], name: str, quote: Callable[[str], str]) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return quote(str(field.column))
+
+
+def _look_up(using: str, jti: str | None, message_id: str) -> tuple[bool, list[tuple[str, bool]]]:
+    """(was this ``jti`` seen, [(status, republished)] of the message's row), in one query."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT 1, NULL, NULL FROM {qn(SeenSignature._meta.db_table)} "
+        f"WHERE {_column(SeenSignature, 'jti', qn)} = %s "
+        f"UNION ALL SELECT 2, {_column(TaskResult, 'status', qn)}, "
+        f"{_column(TaskResult, 'republished', qn)} FROM {qn(TaskResult._meta.db_table)} "
+        f"WHERE {_column(TaskResult, 'task_id', qn)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [jti or "", message_id])
+        found = cursor.fetchall()
+    return (
+        any(kind == 1 for kind, _, _ in found),
+        [(status, bool(republished)) for kind, status, republished in found if kind == 2],
+    )
+
+
 def _handled(status: str, republished: bool) -> bool:
     """The message needs no further run: it succeeded, or its task republished itself."""
     return status == TaskStatus.SUCCESS or (status == TaskStatus.RETRY and republished)
@@ -253,14 +280,10 @@ class DatabaseResultStore:
                 self._remember_signature(delivery, using, ignore_conflicts=True)
             return hooks.ClaimDecision.IN_PROGRESS
         try:
-            if jti and SeenSignature.objects.using(using).filter(jti=jti).exists():
+            seen, found = _look_up(using, jti, delivery.message_id)
+            if seen:
                 held.release()
                 return hooks.ClaimDecision.REPLAYED
-            found = list(
-                TaskResult.objects.using(using)
-                .filter(task_id=delivery.message_id)
-                .values_list("status", "republished")[:1]
-            )
             if found and _handled(*found[0]):
                 with transaction.atomic(using=using):
                     self._remember_signature(delivery, using, ignore_conflicts=True)
@@ -478,14 +501,23 @@ class DatabaseResultStore:
                 self._write_row(delivery, fields, using, keep_success, row_exists=True)
                 return
             # The claim wrote nothing (unless it tracked STARTED): this attempt's facts go
-            # with its outcome, in one transaction.
+            # with its outcome, in one transaction. Only this delivery may write the row while
+            # it holds the message's lock, so an upsert is enough.
             row = {**_started(delivery, claim.started), **fields}
             with transaction.atomic(using=using):
                 if not claim.jti_recorded:
                     self._remember_signature(delivery, using, ignore_conflicts=True)
-                self._write_row(
-                    delivery, row, using, keep_success, claim.row_exists, created=claim.started
-                )
+                if connections[using].features.supports_update_conflicts_with_target:
+                    TaskResult.objects.using(using).bulk_create(
+                        [TaskResult(**_new_row(delivery, date_created=claim.started, **row))],
+                        update_conflicts=True,
+                        unique_fields=["task_id"],
+                        update_fields=list(row),
+                    )
+                else:
+                    self._write_row(
+                        delivery, row, using, keep_success, claim.row_exists, claim.started
+                    )
 
         try:
             _with_retries(write, using, delivery)
