@@ -32,8 +32,11 @@ def shared_task(
 
     Options: ``name``, ``bind``, ``max_retries``, ``timeout``, ``queue``, ``retry_delay``,
     ``callback``, ``failure_callback``, ``headers``, ``deduplication_id``,
-    ``content_based_deduplication``, ``label``, ``flow_control`` and Celery's task options. An
-    unknown option raises TypeError.
+    ``content_based_deduplication``, ``label``, ``flow_control`` and Celery's task options
+    (``autoretry_for``, ``retry_backoff``, ``time_limit``, ``rate_limit``, ``base``, ...; see
+    ``docs/celery.md`` for what each becomes). A Celery option with no meaning here warns once
+    (:class:`~django_qstash.exceptions.IgnoredOptionWarning`); an unknown option raises
+    TypeError.
     """
     check_decorator_options(options)
 

@@ -72,7 +72,6 @@ CELERY_OPTIONS = frozenset(
         "store_errors_even_if_ignored",
         "reject_on_worker_lost",
         "acks_on_failure_or_timeout",
-        "shadow",
     }
 )
 
