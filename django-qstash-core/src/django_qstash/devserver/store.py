@@ -90,6 +90,8 @@ CREATE TABLE IF NOT EXISTS topics (
 
 #: Log events kept; older ones are pruned so a long-running server stays small.
 MAX_EVENTS = 50_000
+#: How often the WAL is copied back into the database file (off the request path).
+CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass
@@ -198,14 +200,40 @@ class Store:
         self._depth = 0
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout = 5000")
+        self._checkpointer: threading.Thread | None = None
+        self._closed = threading.Event()
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode survives a process crash; only a power cut may lose the tail.
+            # Commits then never fsync; checkpoints do, so they run on their own connection
+            # (below) instead of inside a commit that holds the store's lock.
             self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="qstash-dev-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
         self._db.executescript(SCHEMA)
 
+    def _checkpoint_loop(self) -> None:
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout = 5000")
+        try:
+            while not self._closed.wait(CHECKPOINT_SECONDS):
+                # Busy now: the next round catches up.
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
+
     def close(self) -> None:
+        self._closed.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         with self._lock:
+            if self._checkpointer is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
 
     @contextlib.contextmanager
