@@ -90,6 +90,7 @@ def test_request_has_what_celery_code_reads(no_result_store):
     assert request.get("tenant") == "acme"
     assert (request.root_id, request.parent_id, request.group) == ("root", "parent", "g1")
     assert request.shadow == "inspect[acme]"
+    assert request.delivery_info == {"retried": 1, "queue": None}
     with pytest.raises(AttributeError):
         request.no_such_header  # noqa: B018
 

@@ -60,7 +60,7 @@ def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
             is_eager=delivery.is_eager,
             message_id=delivery.message_id,
             headers=dict(default_headers) if default_headers else {},
-            delivery_info={"retried": delivery.retried},
+            delivery_info={"retried": delivery.retried, "queue": task.options.get("queue")},
         )
     link = options.get("link")
     link_error = options.get("link_error")
@@ -86,7 +86,7 @@ def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
         message_options=options,
         delivery_info={
             "retried": delivery.retried,
-            "queue": (options.get("publish") or {}).get("queue"),
+            "queue": (options.get("publish") or {}).get("queue") or task.options.get("queue"),
         },
     )
 
