@@ -134,6 +134,28 @@ def test_callbacks_for_attempts_that_did_not_succeed_here_publish_nothing(
     assert qstash.requests == []
 
 
+def test_a_duplicate_answer_with_the_stored_result_continues_the_canvas(qstash, no_result_store):
+    # QStash missed the first answer and redelivered; the webhook answered "duplicate" with the
+    # stored result, and the callback of that answer publishes the next step.
+    source = source_message(qstash, link=mul.s(10))
+    answer = {"status": "duplicate", "task_id": "msg_src", "result": 4}
+    deliver(callback_body(source, answer), query=LINK)
+    (published,) = qstash.requests
+    assert published.json()["args"] == [4, 10]
+    assert published.headers["Upstash-Deduplication-Id"] == "msg_src.link.0"
+
+
+def test_a_redelivered_success_answers_with_its_stored_result(qstash, fake_store):
+    from django_qstash import hooks
+
+    fake_store.claim = lambda delivery: hooks.ClaimDecision.ALREADY_SUCCEEDED
+    fake_store.get = lambda task_id: hooks.StoredResult(task_id, add.name, "SUCCESS", result=3)
+    linked = json.loads(source_message(qstash, link=mul.s(10)))
+    plain = json.loads(source_message(qstash))
+    assert deliver(linked).json() == {"status": "duplicate", "task_id": "msg_test", "result": 3}
+    assert deliver(plain).json() == {"status": "duplicate", "task_id": "msg_test"}
+
+
 def test_the_failure_callback_runs_errbacks_with_the_task_id(qstash, no_result_store):
     source = source_message(qstash, link_error=errback.s())
     answer = {"status": "failure", "error": "ValueError: 1", "final": True}

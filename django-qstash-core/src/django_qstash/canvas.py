@@ -527,7 +527,11 @@ def continue_from_callback(marker: str, body: bytes) -> list[str]:
             answer = json.loads(base64.b64decode(data.get("body") or ""))
         except (ValueError, binascii.Error) as exc:
             raise MalformedMessage(f"the callback's response body is not JSON: {exc}") from None
-        if not isinstance(answer, dict) or answer.get("status") != "success":
+        # "duplicate" with a result: a redelivery after QStash missed the first answer.
+        if not isinstance(answer, dict) or not (
+            answer.get("status") == "success"
+            or (answer.get("status") == "duplicate" and "result" in answer)
+        ):
             state = answer.get("status") if isinstance(answer, dict) else None
             raise CallbackIgnored(f"the task did not complete here ({state!r})")
         signatures = signature_list(source.options.get("link"))

@@ -187,6 +187,24 @@ def _callback(request: HttpRequest, marker: str, limit: int) -> HttpResponse:
     return _answer(200, "linked", published=published)
 
 
+def _duplicate(store: hooks.ResultStore, delivery: hooks.Delivery) -> HttpResponse:
+    """A redelivery of a message that already succeeded: not run again.
+
+    When the message has a ``link``, the stored result goes in the answer: if QStash never got
+    the first answer, this is the callback that continues the canvas (the linked publishes are
+    deduplicated, so a second callback publishes nothing new).
+    """
+    if delivery.options and delivery.options.get("link"):
+        try:
+            stored = store.get(delivery.message_id)
+        except Exception:
+            logger.exception("django-qstash could not read the result of %s", delivery.message_id)
+            stored = None
+        if stored is not None and stored.status == "SUCCESS":
+            return _answer(200, "duplicate", task_id=delivery.message_id, result=stored.result)
+    return _answer(200, "duplicate", task_id=delivery.message_id)
+
+
 def _expire(task: Any, delivery: hooks.Delivery) -> HttpResponse:
     """An expired message is acknowledged, recorded as expired when the store can, not run."""
     logger.info(
@@ -219,7 +237,7 @@ def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
             response["Retry-After"] = "5"
             return response
         if decision is hooks.ClaimDecision.ALREADY_SUCCEEDED:
-            return _answer(200, "duplicate", task_id=delivery.message_id)
+            return _duplicate(store, delivery)
         if decision is hooks.ClaimDecision.REPLAYED:
             logger.warning("django-qstash refused a replayed signature for %s", delivery.message_id)
             return _answer(403, "replayed", error="this signed request was already received")
