@@ -168,7 +168,17 @@ class StoredResult:
 
 @runtime_checkable
 class ResultStore(Protocol):
-    """What core asks of a registered result store. The results app implements it."""
+    """What core asks of a registered result store. The results app implements it.
+
+    Optional, looked up with ``getattr`` (not part of the protocol, so stores without it still
+    match): ``record_expired(delivery) -> None``, called instead of :meth:`claim` when a message
+    arrives after its ``expires`` time; the task is not run and QStash gets a 200.
+
+    ``delivery.options`` is the message's own data: ``options.get("task_id")`` is Celery's task
+    id when it differs from ``delivery.message_id`` (a message republished by
+    ``self.retry()``, or published with ``task_id=``); ``options.get("retries")`` counts the
+    retries before it.
+    """
 
     def claim(self, delivery: Delivery) -> ClaimDecision:
         """Decide, atomically, whether this delivery may run; mark it started if so."""
