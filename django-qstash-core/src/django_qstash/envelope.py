@@ -5,8 +5,17 @@ webhook cannot tell them apart. Wire format (version 1)::
 
     {"v": 1, "task": "app.tasks.add", "args": [1, 2], "kwargs": {}, "options": {...}}
 
-``options`` is optional and holds per-message runtime data (for example an ``expires`` time, the
-retry count of a republished task, the rest of a chain).
+``options`` is optional and holds per-message runtime data, each key only when it applies:
+
+* ``max_retries``: the message's ``Upstash-Retries`` (so the webhook knows the last attempt);
+* ``task_id``: Celery's task id when it is not this message's id (``task_id=``, ``self.retry()``);
+* ``retries``: retries before this message (``self.retry()`` republishes);
+* ``eta``, ``expires``: ISO 8601 times (``countdown``/``eta``; an expired message is not run);
+* ``headers``: Celery message headers given per call (``self.request.headers``);
+* ``link``, ``link_error``: signatures (dicts) run from QStash's callbacks; a chain's rest is a
+  ``link``;
+* ``root_id``, ``parent_id``, ``group_id``, ``shadow``, ``ignore_result``;
+* ``publish``: per-call publish options (queue, timeout, ...) a ``self.retry()`` reuses.
 """
 
 from __future__ import annotations
