@@ -272,10 +272,16 @@ class chain(Signature):
         if rest:
             after: Signature = rest[0] if len(rest) == 1 else chain(*rest)
             # The chain's own link runs after its last task; link_error after any of them.
-            after = after.clone(
-                link=[*signature_list(after["options"].get("link")), *link],
-                link_error=[*signature_list(after["options"].get("link_error")), *link_error],
-            )
+            extra: dict[str, Any] = {}
+            if link:
+                extra["link"] = [*signature_list(after["options"].get("link")), *link]
+            if link_error:
+                extra["link_error"] = [
+                    *signature_list(after["options"].get("link_error")),
+                    *link_error,
+                ]
+            if extra:
+                after = after.clone(**extra)
             link = [after]
         first = tasks[0].clone(args, kwargs)
         options_out = dict(merged)
