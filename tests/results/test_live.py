@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 
 from django_qstash import hooks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
@@ -70,14 +71,20 @@ def test_replays_over_http_never_run_the_task_again(webhook):
     assert SeenSignature.objects.count() == 1
 
 
-def test_a_replay_racing_the_first_request_runs_nothing(webhook):
+def test_a_replay_racing_the_first_request_runs_nothing(webhook, claim_mode):
     # The same token sent twice at the same moment: one runs, the other is refused.
+    if claim_mode == "row" and connection.vendor == "sqlite":
+        pytest.skip(
+            "the live server shares one in-memory SQLite connection between its threads, so "
+            "two concurrent claim transactions would interleave on it (a test-only artefact; "
+            "the PostgreSQL run covers row mode)"
+        )
     body = body_for("example.tasks.record", "live3")
     token = make_token(body, hooks.webhook_url())
     statuses = _parallel(
         2, lambda i: post(webhook, body, signed_headers(body, message_id=f"msg_r{i}", token=token))
     )
-    assert sorted(s for s, _ in statuses) in ([200, 403], [200, 503])
+    assert sorted(s for s, _ in statuses) == [200, 403], statuses
     assert TaskRun.objects.filter(key="live3").count() == 1
 
 

@@ -203,29 +203,49 @@ def _look_up(using: str, jti: str | None, message_id: str) -> tuple[bool, list[t
 _UPSERT_VENDORS = frozenset({"sqlite", "postgresql"})
 
 
-def _upsert(using: str, obj: models.Model, *, conflict: str, update: list[str]) -> bool:
-    """``INSERT`` one row; on a conflict on ``conflict``, update the ``update`` fields (or,
-    with none, leave the row alone). One statement, without the ORM's query compiler, which
-    is most of the cost of a delivery's writes. False if this database has no such statement.
+_upsert_sql: dict[tuple[Any, ...], tuple[str, list[models.Field[Any, Any]]]] = {}
+
+
+def _upsert(
+    using: str,
+    model: type[models.Model],
+    values: dict[str, Any],
+    *,
+    conflict: str,
+    update: Sequence[str] = (),
+) -> bool:
+    """``INSERT`` one row of ``model`` (``values``, defaults for the other fields); on a
+    conflict on ``conflict``, update the ``update`` fields (with none: leave the row alone).
+
+    One statement, built once and without the ORM's query compiler, which is most of the cost
+    of a delivery's writes. False on a database without ``ON CONFLICT``.
     """
     connection = connections[using]
     if connection.vendor not in _UPSERT_VENDORS:
         return False
-    qn = connection.ops.quote_name
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key or f.name == conflict]
-    columns = ", ".join(qn(str(f.column)) for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {qn(obj._meta.db_table)} ({columns}) VALUES "
-        f"({', '.join(['%s'] * len(fields))}) ON CONFLICT ({_column(type(obj), conflict, qn)}) "
-    )
-    if update:
-        assignments = (
-            f"{_column(type(obj), n, qn)} = EXCLUDED.{_column(type(obj), n, qn)}" for n in update
+    key = (model, connection.vendor, conflict, tuple(update))
+    cached = _upsert_sql.get(key)
+    if cached is None:
+        qn = connection.ops.quote_name
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.name == conflict]
+        sql = (
+            f"INSERT INTO {qn(model._meta.db_table)} "
+            f"({', '.join(qn(str(f.column)) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({_column(model, conflict, qn)}) "
         )
-        sql += "DO UPDATE SET " + ", ".join(assignments)
-    else:
-        sql += "DO NOTHING"
+        if update:
+            sql += "DO UPDATE SET " + ", ".join(
+                f"{_column(model, n, qn)} = EXCLUDED.{_column(model, n, qn)}" for n in update
+            )
+        else:
+            sql += "DO NOTHING"
+        cached = _upsert_sql[key] = (sql, fields)
+    sql, fields = cached
+    params = [
+        f.get_db_prep_save(values[f.name] if f.name in values else f.get_default(), connection)
+        for f in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     return True
@@ -416,7 +436,12 @@ class DatabaseResultStore:
         )
         if not ignore_conflicts:
             seen.save(using=using, force_insert=True)
-        elif not _upsert(using, seen, conflict="jti", update=[]):
+        elif not _upsert(
+            using,
+            SeenSignature,
+            {"jti": seen.jti, "task_id": seen.task_id, "expires_at": seen.expires_at},
+            conflict="jti",
+        ):
             SeenSignature.objects.using(using).bulk_create([seen], ignore_conflicts=True)
 
     def _claim_row(self, delivery: hooks.Delivery, using: str) -> hooks.ClaimDecision:
@@ -536,11 +561,11 @@ class DatabaseResultStore:
             # with its outcome, in one transaction. Only this delivery may write the row while
             # it holds the message's lock, so an upsert is enough.
             row = {**_started(delivery, claim.started), **fields}
-            new = TaskResult(**_new_row(delivery, date_created=claim.started, **row))
+            new = _new_row(delivery, date_created=claim.started, **row)
             with transaction.atomic(using=using):
                 if not claim.jti_recorded:
                     self._remember_signature(delivery, using, ignore_conflicts=True)
-                if not _upsert(using, new, conflict="task_id", update=list(row)):
+                if not _upsert(using, TaskResult, new, conflict="task_id", update=list(row)):
                     self._write_row(
                         delivery, row, using, keep_success, claim.row_exists, claim.started
                     )
