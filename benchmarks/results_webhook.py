@@ -1,0 +1,515 @@
+"""The webhook with the results app, against the same webhook without it and a bare Django view.
+
+In-process WSGI, no sockets, no middleware, file-backed databases (SQLite in its default
+synchronous mode and with ``synchronous=OFF``; PostgreSQL when BENCH_POSTGRES_URL is set). Every
+delivery is a new message with its own signed token, so each one claims, runs a trivial task and
+records its outcome, as a first delivery does in production. Candidates run interleaved, round
+after round, and are compared as ratios of medians measured in the same run.
+
+It also counts the statements and commits one delivery costs. With ``--original PYTHON`` (a
+Python that has the original ``django-qstash==0.8.1`` installed, for example from
+``uv venv /tmp/orig && uv pip install --python /tmp/orig/bin/python django-qstash==0.8.1``)
+it measures the original implementation's webhook the same way, in a subprocess, against its own
+bare view, so that the two implementations are compared as ratios to the same kind of baseline.
+
+Usage: python -m benchmarks.results_webhook [--calls N] [--rounds N] [--original PYTHON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import per_call_seconds, table
+
+#: The original implementation's cost as given in the issue (SQLite, in-process, per delivery).
+ORIGINAL_FULL = 27.6
+ORIGINAL_OFF = 16.7
+TARGET = 0.9
+FULL = "webhook + results, SQLite synchronous=FULL (default)"
+OFF = "webhook + results, SQLite synchronous=OFF"
+
+
+class AliasRouter:
+    """Sends reads and writes to the database alias under test (``settings.BENCH_ALIAS``; this
+    module runs as ``__main__``, so a class attribute would not reach the router Django
+    imports)."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        from django.conf import settings
+
+        return str(settings.BENCH_ALIAS)
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return self.db_for_read(model)
+
+
+def _use(alias: str, mode: str) -> None:
+    from django.conf import settings
+
+    settings.BENCH_ALIAS = alias
+    settings.DJANGO_QSTASH_RESULTS_CLAIM_MODE = mode
+
+
+def _configure(tmp: Path, postgres: dict[str, Any] | None) -> list[str]:
+    from django.conf import settings
+
+    databases: dict[str, dict[str, Any]] = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "full.sqlite3")},
+        "nosync": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "off.sqlite3")},
+    }
+    if postgres:
+        databases["postgres"] = postgres
+    settings.configure(
+        SECRET_KEY="benchmark",
+        DEBUG=False,
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=["django_qstash", "django_qstash.results"],
+        ROOT_URLCONF="benchmarks.urls",
+        DATABASES=databases,
+        DATABASE_ROUTERS=["benchmarks.results_webhook.AliasRouter"],
+        MIDDLEWARE=[],
+        USE_TZ=True,
+        QSTASH_TOKEN="benchmark-token",
+        QSTASH_CURRENT_SIGNING_KEY="sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
+        QSTASH_NEXT_SIGNING_KEY="sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
+        DJANGO_QSTASH_DOMAIN="http://127.0.0.1:8000",
+        DJANGO_QSTASH_FORCE_HTTPS=False,
+        LOGGING_CONFIG=None,
+        BENCH_ALIAS="default",
+    )
+    return list(databases)
+
+
+def _synchronous_off(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.alias == "nosync":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
+
+
+class CommitCounter:
+    """Counts statements and commits on one connection (implicit autocommit ones included)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.statements: list[str] = []
+        self.commits = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        verb = sql.lstrip().split(" ", 1)[0].upper()
+        self.statements.append(verb)
+        if self.connection.get_autocommit() and verb in ("INSERT", "UPDATE", "DELETE"):
+            self.commits += 1  # a write outside a transaction commits on its own
+        return execute(sql, params, many, context)
+
+    def __enter__(self) -> CommitCounter:
+        original = self.connection.commit
+
+        def commit() -> None:
+            self.commits += 1
+            original()
+
+        self._original = original
+        self.connection.commit = commit
+        self._wrapper = self.connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wrapper.__exit__(*exc)
+        self.connection.commit = self._original
+
+
+def main(calls: int = 50, rounds: int = 30, original: str | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-results-"))
+    postgres = _postgres_database(os.environ.get("BENCH_POSTGRES_URL"))
+    try:
+        return _run(tmp, calls, rounds, original, postgres)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if postgres:
+            _drop_postgres_database(postgres)
+
+
+def _run(
+    tmp: Path, calls: int, rounds: int, original: str | None, postgres: dict[str, Any] | None
+) -> str:
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    aliases = _configure(tmp, postgres)
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.management import call_command
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    from django_qstash import hooks
+    from tests.support.signing import make_token
+
+    connection_created.connect(_synchronous_off)
+    for alias in aliases:
+        call_command("migrate", database=alias, verbosity=0)
+
+    handler = WSGIHandler()
+    body = hooks.build_message("benchmarks.noop", [1])
+    url = hooks.webhook_url()
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        statuses.append(status)
+
+    def environ(path: str, extra: dict[str, str]) -> dict[str, object]:
+        env: dict[str, object] = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.input": io.BytesIO(body),
+            "HTTP_UPSTASH_RETRIED": "0",
+        }
+        env.update(extra)
+        return env
+
+    def deliveries(count: int) -> Iterator[dict[str, str]]:
+        # Made before timing: a new message with its own token for every delivery.
+        for _ in range(count):
+            yield {
+                "HTTP_UPSTASH_MESSAGE_ID": f"msg_{uuid.uuid4().hex}",
+                "HTTP_UPSTASH_SIGNATURE": make_token(body, url),
+            }
+
+    needed = 200 + calls * rounds + 10
+
+    def bare() -> bytes:
+        return b"".join(handler(environ("/bare/", {}), start_response))
+
+    def webhook(alias: str | None, mode: str = "auto") -> Callable[[], bytes]:
+        pending = deliveries(needed)
+        store = hooks.get_result_store()
+
+        def call() -> bytes:
+            extra = next(pending)
+            if alias is None:
+                hooks.unregister_result_store()
+                try:
+                    return b"".join(handler(environ("/qstash/webhook/", extra), start_response))
+                finally:
+                    hooks.register_result_store(store)  # type: ignore[arg-type]
+            _use(alias, mode)
+            return b"".join(handler(environ("/qstash/webhook/", extra), start_response))
+
+        return call
+
+    candidates: dict[str, Callable[[], bytes]] = {
+        "bare JSON view": bare,
+        "webhook, core only (no results app)": webhook(None),
+        FULL: webhook("default"),
+        OFF: webhook("nosync"),
+        "webhook + results, SQLite FULL, row claim mode": webhook("default", "row"),
+    }
+    if postgres:
+        candidates["webhook + results, PostgreSQL (row mode, CONN_MAX_AGE)"] = webhook("postgres")
+    for name, call in candidates.items():
+        answer = call()
+        assert b'"success"' in answer, (name, answer)
+
+    for func in candidates.values():
+        for _ in range(200):
+            func()
+    original_process = Original(original, calls) if original else None
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    original_samples: list[dict[str, float]] = []
+    try:
+        # Round after round, every candidate and then the original's round: all of them see
+        # the same (shared, noisy) machine.
+        for _ in range(rounds):
+            for name, func in candidates.items():
+                samples[name].append(per_call_seconds(func, calls))
+            if original_process:
+                original_samples.append(original_process.round())
+    finally:
+        if original_process:
+            original_process.close()
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    assert all(status.startswith("200") for status in statuses), set(statuses)
+
+    lines = [table("Webhook delivery of a trivial task (per request)", medians, "bare JSON view")]
+    lines.append("")
+    lines.append("Cost of one first delivery with the results app (statements, commits):")
+    modes = [("default", "auto"), ("default", "row")] + [
+        (alias, "auto") for alias in aliases if alias not in ("default", "nosync")
+    ]
+    for alias, mode in modes:
+        call = webhook(alias, mode)
+        with CommitCounter(connections[alias]) as counter:
+            assert b'"success"' in call()
+        claim_mode = hooks.get_result_store().claim_mode(alias)  # type: ignore[union-attr]
+        lines.append(
+            f"  {connections[alias].vendor:<10} {claim_mode} mode: {len(counter.statements)} "
+            f"statements ({', '.join(counter.statements)}), {counter.commits} commit(s)"
+        )
+
+    bare_s = medians["bare JSON view"]
+    full = medians[FULL] / bare_s
+    off = medians[OFF] / bare_s
+    lines.append("")
+    lines.append("Against the original implementation's cost from the issue (x a bare view):")
+    lines.append(
+        f"  SQLite default: {full:5.1f}x vs {ORIGINAL_FULL}x -> {full / ORIGINAL_FULL:.2f} of its "
+        f"time (target <= {TARGET})"
+    )
+    lines.append(
+        f"  SQLite sync=OFF: {off:5.1f}x vs {ORIGINAL_OFF}x -> {off / ORIGINAL_OFF:.2f} of its "
+        f"time (target <= {TARGET})"
+    )
+    if original_samples:
+        measured = {
+            name: statistics.median(sample[name] for sample in original_samples)
+            for name in original_samples[0]
+        }
+        lines.append("")
+        lines.append(
+            table(
+                "The original django-qstash 0.8.1 webhook, same harness, rounds interleaved with the above",
+                measured,
+                "bare JSON view",
+            )
+        )
+        o_full = measured["original webhook, SQLite synchronous=FULL (default)"]
+        o_off = measured["original webhook, SQLite synchronous=OFF"]
+        o_bare = measured["bare JSON view"]
+        lines.append("")
+        lines.append("This implementation against the original measured in this run:")
+        lines.append(
+            f"  SQLite default: {full:5.1f}x vs {o_full / o_bare:5.1f}x -> "
+            f"{full / (o_full / o_bare):.2f} of its time"
+        )
+        lines.append(
+            f"  SQLite sync=OFF: {off:5.1f}x vs {o_off / o_bare:5.1f}x -> "
+            f"{off / (o_off / o_bare):.2f} of its time"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+
+def _postgres_database(url: str | None) -> dict[str, Any] | None:
+    if not url:
+        return None
+    import environ  # django-environ, in the test dependency group
+    import psycopg
+
+    config: dict[str, Any] = environ.Env.db_url_config(url)
+    name = f"bench_results_{os.getpid()}"
+    with psycopg.connect(_dsn(config), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    # Persistent connections, as production PostgreSQL setups (or their poolers) keep them:
+    # without, a new connection per request would be most of the time measured.
+    return {**config, "NAME": name, "ADMIN_NAME": config["NAME"], "CONN_MAX_AGE": 600}
+
+
+def _drop_postgres_database(config: dict[str, Any]) -> None:
+    import psycopg
+
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(_dsn({**config, "NAME": config["ADMIN_NAME"]}), autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
+
+
+def _dsn(config: dict[str, Any]) -> str:
+    parts = {
+        "dbname": config["NAME"],
+        "user": config.get("USER"),
+        "password": config.get("PASSWORD"),
+        "host": config.get("HOST"),
+        "port": config.get("PORT"),
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+# ------------------------------------------------------------------------------ the original
+
+ORIGINAL_SCRIPT = r"""
+import atexit, io, json, os, shutil, sys, time, uuid, base64, hashlib, tempfile
+from pathlib import Path
+
+calls = int(sys.argv[1])
+tmp = Path(tempfile.mkdtemp(prefix="bench-original-"))
+atexit.register(shutil.rmtree, tmp, True)
+(tmp / "benchapp").mkdir()
+(tmp / "benchapp" / "__init__.py").write_text("")
+(tmp / "benchapp" / "tasks.py").write_text(
+    "from django_qstash import stashed_task\n\n@stashed_task\ndef noop(value):\n    return value\n"
+)
+(tmp / "benchapp" / "urls.py").write_text(
+    "import json\n"
+    "from django.http import JsonResponse\n"
+    "from django.urls import include, path\n"
+    "from django.views.decorators.csrf import csrf_exempt\n\n"
+    "@csrf_exempt\n"
+    "def bare(request):\n"
+    "    data = json.loads(request.body)\n"
+    "    return JsonResponse({'status': 'success', 'task': data.get('task')})\n\n"
+    "urlpatterns = [path('bare/', bare), path('qstash/webhook/', include('django_qstash.urls'))]\n"
+)
+(tmp / "benchapp" / "routers.py").write_text(
+    "class AliasRouter:\n"
+    "    alias = 'default'\n"
+    "    def db_for_read(self, model, **hints):\n        return self.alias\n"
+    "    def db_for_write(self, model, **hints):\n        return self.alias\n"
+)
+sys.path.insert(0, str(tmp))
+from django.conf import settings
+settings.configure(
+    SECRET_KEY="benchmark", DEBUG=False, ALLOWED_HOSTS=["*"],
+    INSTALLED_APPS=["django_qstash", "django_qstash.results", "benchapp"],
+    ROOT_URLCONF="benchapp.urls", MIDDLEWARE=[], USE_TZ=True,
+    DATABASES={
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "full.sqlite3")},
+        "nosync": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "off.sqlite3")},
+    },
+    DATABASE_ROUTERS=["benchapp.routers.AliasRouter"],
+    QSTASH_TOKEN="benchmark-token",
+    QSTASH_CURRENT_SIGNING_KEY="sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
+    QSTASH_NEXT_SIGNING_KEY="sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
+    DJANGO_QSTASH_DOMAIN="http://127.0.0.1:8000", DJANGO_QSTASH_FORCE_HTTPS=False,
+    LOGGING_CONFIG=None,
+)
+import django
+django.setup()
+import jwt
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
+from django.db.backends.signals import connection_created
+from benchapp.routers import AliasRouter
+
+def off(sender, connection, **kwargs):
+    if connection.alias == "nosync":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
+connection_created.connect(off)
+for alias in ("default", "nosync"):
+    call_command("migrate", database=alias, verbosity=0)
+
+handler = WSGIHandler()
+body = json.dumps({"function": "noop", "module": "benchapp.tasks", "args": [1], "kwargs": {},
+                   "task_name": "noop"}).encode()
+url = "http://127.0.0.1:8000/qstash/webhook/"
+now = int(time.time())
+token = jwt.encode({"iss": "Upstash", "sub": url, "exp": now + 3600, "nbf": now, "iat": now,
+                    "jti": "jwt_1", "body": base64.urlsafe_b64encode(
+                        hashlib.sha256(body).digest()).decode()},
+                   "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", algorithm="HS256")
+
+def environ(path, message_id=None):
+    env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
+           "SERVER_PORT": "8000", "CONTENT_TYPE": "application/json",
+           "CONTENT_LENGTH": str(len(body)), "wsgi.url_scheme": "http",
+           "wsgi.errors": sys.stderr, "wsgi.input": io.BytesIO(body)}
+    if message_id:
+        env["HTTP_UPSTASH_MESSAGE_ID"] = message_id
+        env["HTTP_UPSTASH_SIGNATURE"] = token
+        env["HTTP_UPSTASH_RETRIED"] = "0"
+    return env
+
+def start_response(status, headers):
+    assert status.startswith("200"), status
+
+def bare():
+    return b"".join(handler(environ("/bare/"), start_response))
+
+def webhook(alias):
+    def call():
+        AliasRouter.alias = alias
+        return b"".join(handler(environ("/qstash/webhook/", f"msg_{uuid.uuid4().hex}"),
+                                start_response))
+    return call
+
+candidates = {
+    "bare JSON view": bare,
+    "original webhook, SQLite synchronous=FULL (default)": webhook("default"),
+    "original webhook, SQLite synchronous=OFF": webhook("nosync"),
+}
+for name, call in candidates.items():
+    assert b'"success"' in call(), name
+for func in candidates.values():
+    for _ in range(200):
+        func()
+print("ready", flush=True)
+# One round per line read, so the caller interleaves these rounds with its own.
+for line in sys.stdin:
+    sample = {}
+    for name, func in candidates.items():
+        start = time.perf_counter()
+        for _ in range(calls):
+            func()
+        sample[name] = (time.perf_counter() - start) / calls
+    print(json.dumps(sample), flush=True)
+"""
+
+
+class Original:
+    """The original implementation's benchmark, in its own process, one round on request."""
+
+    def __init__(self, python: str, calls: int) -> None:
+        self.process = subprocess.Popen(
+            [python, "-c", textwrap.dedent(ORIGINAL_SCRIPT), str(calls)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")
+            },
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.process.kill()
+            raise SystemExit("the original's benchmark did not start (see its stderr above)")
+
+    def round(self) -> dict[str, float]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("round\n")
+        self.process.stdin.flush()
+        sample: dict[str, float] = json.loads(self.process.stdout.readline())
+        return sample
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(30)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--original",
+        metavar="PYTHON",
+        default=os.environ.get("BENCH_ORIGINAL_PYTHON"),
+        help="a Python with django-qstash==0.8.1 installed (or set BENCH_ORIGINAL_PYTHON)",
+    )
+    options = parser.parse_args()
+    print(main(options.calls, options.rounds, options.original))
