@@ -287,7 +287,7 @@ def _run(
         lines.append("")
         lines.append(
             table(
-                "The original django-qstash 0.8.1 webhook, same harness, rounds interleaved with the above",
+                "The original django-qstash 0.8.1 webhook (same harness, rounds interleaved)",
                 measured,
                 "bare JSON view",
             )
@@ -328,7 +328,6 @@ def _postgres_database(url: str | None) -> dict[str, Any] | None:
 
 def _drop_postgres_database(config: dict[str, Any]) -> None:
     import psycopg
-
     from django.db import connections
 
     connections.close_all()
@@ -489,7 +488,8 @@ class Original:
             raise SystemExit("the original's benchmark did not start (see its stderr above)")
 
     def round(self) -> dict[str, float]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write("round\n")
         self.process.stdin.flush()
         sample: dict[str, float] = json.loads(self.process.stdout.readline())
