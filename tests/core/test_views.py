@@ -317,3 +317,14 @@ def test_a_non_json_return_value_does_not_fail_the_delivery():
     response = deliver(envelope("tests.returns_object"))
     assert response.status_code == 200
     assert response.json()["result"].startswith("<object object")
+
+
+def test_a_failure_on_the_last_known_attempt_is_non_retryable():
+    body = envelope(explode.name)
+    body["options"] = {"max_retries": 2}
+    response = deliver(body, **{"Upstash-Retried": "2"})
+    assert response.status_code == 489
+    assert response.headers["Upstash-NonRetryable-Error"] == "true"
+    assert response.json()["final"] is True
+    # Without a known retry budget QStash decides: a retryable answer.
+    assert deliver(envelope(explode.name), **{"Upstash-Retried": "5"}).status_code == 500

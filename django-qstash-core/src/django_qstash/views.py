@@ -11,13 +11,13 @@ Answers (every one with a small JSON body that says why):
 * 489 + ``Upstash-NonRetryable-Error: true``: retrying cannot help (unknown task, malformed
   message, unknown envelope version, arguments that do not fit the task), or the task's own
   retry rules say stop (an exception ``autoretry_for`` does not list; ``retry()`` past
-  ``max_retries``).
+  ``max_retries``), or the message is out of QStash retries (its last attempt failed).
+* 401: missing or invalid signature; 403: a replayed signature. Nothing runs.
+* 405 / 413 / 415: not a POST / body too large / not JSON.
 
 QStash's callbacks for ``link``/``link_error`` (and chains) arrive at the same URL with the
 query string ``django_qstash=link`` or ``django_qstash=link_error``; they publish the next step
 (see ``canvas.continue_from_callback``).
-* 401: missing or invalid signature; 403: a replayed signature. Nothing runs.
-* 405 / 413 / 415: not a POST / body too large / not JSON.
 """
 
 from __future__ import annotations
@@ -277,9 +277,11 @@ def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
         )
     error = outcome.exception
     # 489 when the task's own rules say stop although QStash has retries left (an exception
-    # autoretry_for does not list, retry() past max_retries); otherwise a retryable 500.
+    # autoretry_for does not list, retry() past max_retries), or when the message's known retry
+    # budget is spent; otherwise a retryable 500.
+    out_of_retries = outcome.final and delivery.max_retries is not None
     return _answer(
-        NON_RETRYABLE if outcome.stop_retrying else 500,
+        NON_RETRYABLE if outcome.stop_retrying or out_of_retries else 500,
         "failure",
         task_id=delivery.message_id,
         error=f"{type(error).__name__}: {error}",
