@@ -70,3 +70,11 @@ def test_sub_apps_are_importable_from_their_own_distributions():
     assert len(django_qstash.__path__) >= 1
     assert django_qstash.results.__name__ == "django_qstash.results"
     assert django_qstash.schedules.__name__ == "django_qstash.schedules"
+
+
+def test_celery_canvas_names_come_from_the_top_level_package():
+    from django_qstash import Signature, chain, group, signature
+    from django_qstash.canvas import chain as canvas_chain
+
+    assert chain is canvas_chain
+    assert callable(group) and callable(signature) and isinstance(Signature, type)

@@ -16,11 +16,23 @@ __path__[:] = extend_path(__path__, __name__)
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.10.0"
-__all__ = ["AsyncResult", "EagerResult", "Task", "shared_task", "stashed_task"]
+__all__ = [
+    "AsyncResult",
+    "EagerResult",
+    "GroupResult",
+    "Signature",
+    "Task",
+    "chain",
+    "group",
+    "shared_task",
+    "signature",
+    "stashed_task",
+]
 
 if TYPE_CHECKING:
+    from django_qstash.canvas import Signature, chain, group, signature
     from django_qstash.decorators import shared_task, stashed_task
-    from django_qstash.result import AsyncResult, EagerResult
+    from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
 
 _LAZY = {
@@ -29,6 +41,12 @@ _LAZY = {
     "Task": "django_qstash.task",
     "AsyncResult": "django_qstash.result",
     "EagerResult": "django_qstash.result",
+    "GroupResult": "django_qstash.result",
+    # Celery's canvas, so `from celery import chain, group` changes only its import.
+    "Signature": "django_qstash.canvas",
+    "chain": "django_qstash.canvas",
+    "group": "django_qstash.canvas",
+    "signature": "django_qstash.canvas",
 }
 
 

@@ -80,11 +80,7 @@ def verify(
     return claims
 
 
-def _number(claims: dict[str, Any], name: str) -> float:
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SignatureError(f"the {name!r} claim must be a number")
-    return float(value)
+_NUMBER_TYPES = (int, float)  # exactly: a bool is not a time
 
 
 def _check_claims(claims: dict[str, Any], body: bytes, url: str, leeway: float, now: float) -> None:
@@ -93,11 +89,16 @@ def _check_claims(claims: dict[str, Any], body: bytes, url: str, leeway: float, 
             raise SignatureError(f"the signature has no {name!r} claim")
     if claims["iss"] != "Upstash":
         raise SignatureError("the signature was not issued by Upstash")
-    if _number(claims, "exp") <= now - leeway:
+    exp, nbf, iat = claims["exp"], claims["nbf"], claims.get("iat", 0)
+    if type(exp) not in _NUMBER_TYPES or type(nbf) not in _NUMBER_TYPES:
+        raise SignatureError("the 'exp' and 'nbf' claims must be numbers")
+    if type(iat) not in _NUMBER_TYPES:
+        raise SignatureError("the 'iat' claim must be a number")
+    if exp <= now - leeway:
         raise SignatureError("the signature has expired")
-    if _number(claims, "nbf") > now + leeway:
+    if nbf > now + leeway:
         raise SignatureError("the signature is not valid yet (nbf)")
-    if "iat" in claims and _number(claims, "iat") > now + leeway:
+    if iat > now + leeway:
         raise SignatureError("the signature was issued in the future (iat)")
     if claims.get("aud"):
         raise SignatureError("the signature carries an audience this webhook does not accept")
