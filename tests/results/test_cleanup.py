@@ -154,23 +154,24 @@ def test_deletes_run_in_batches_of_the_given_size():
         out = run("--no-input", "--batch-size", "3")
     assert "Deleted 10 task result(s)" in out
     assert remaining() == {"keep"}
-    deletes = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].startswith("DELETE") and "taskresult" in q["sql"]
-    ]
+    statements = [q["sql"] for q in queries.captured_queries if "taskresult" in q["sql"]]
+    deletes = [sql for sql in statements if sql.startswith("DELETE")]
     # 3 + 3 + 3 + 1 finished rows, then one statement for unfinished rows (none).
     assert len(deletes) == 5
-    assert all("LIMIT 3" in sql for sql in deletes)
+    # Each batch after the first starts after the last key deleted (keyset), and finds its
+    # end with one key read, never a list of rows.
+    assert all('"id" >' in sql for sql in deletes[1:4])
+    selects = [sql for sql in statements if sql.startswith("SELECT")]
+    assert all("LIMIT 1 OFFSET 2" in sql for sql in selects)
 
 
-def test_delete_in_batches_without_sliced_subqueries(monkeypatch):
-    # The path for databases (MySQL) that cannot LIMIT a subquery used with IN.
+def test_delete_in_batches_skips_rows_outside_the_queryset():
     for n in range(7):
         make(f"old_{n}", done=8 * DAY)
-    monkeypatch.setattr(connection.features, "allow_sliced_subqueries_with_in", False)
-    assert delete_in_batches(TaskResult.objects.filter(date_done__lt=ago(DAY)), 3) == 7
-    assert not TaskResult.objects.exists()
+        make(f"new_{n}", done=60)
+    assert delete_in_batches(TaskResult.objects.filter(date_done__lt=ago(DAY)), 2) == 7
+    assert remaining() == {f"new_{n}" for n in range(7)}
+    assert delete_in_batches(SeenSignature.objects.all(), 2) == 0
 
 
 def test_clear_stale_results_returns_a_report(rows):

@@ -87,7 +87,7 @@ def test_the_final_failure_is_stored_as_failure_with_the_full_traceback(deliver)
     # always_fails has max_retries=0, which its published messages carry.
     body = hooks.build_message("example.tasks.always_fails", ["k4"], {}, {"max_retries": 0})
     response = deliver("", body=body, message_id="msg_d")
-    assert response.status_code == 500
+    assert response.status_code >= 400  # core's answer to a last failure (489 or 500)
     assert response.json()["final"] is True
     r = TaskResult.objects.get(task_id="msg_d")
     assert r.status == TaskStatus.FAILURE
@@ -175,7 +175,7 @@ def test_when_the_success_cannot_be_stored_the_answer_carries_it_and_it_never_re
     deliver, caplog, claim_mode
 ):
     with (
-        caplog.at_level(logging.ERROR, logger="django_qstash"),
+        caplog.at_level(logging.WARNING, logger="django_qstash"),
         results_database_down(once_the_task_started=True),
     ):
         response = deliver("example.tasks.record", "k8", message_id="msg_j")
@@ -194,8 +194,10 @@ def test_when_the_success_cannot_be_stored_the_answer_carries_it_and_it_never_re
     assert "OperationalError" in caplog.text
     if claim_mode == "row":  # the claim's STARTED row and jti were committed before the run
         assert TaskResult.objects.get(task_id="msg_j").status == TaskStatus.STARTED
+        assert "its STARTED row holds the message" in caplog.text
     else:  # nothing was written; the delivery's locks are kept until its token expires
         assert not TaskResult.objects.exists()
+        assert "stay locked on this host until" in caplog.text
     # The database is back. Should QStash deliver the message again anyway, it does not run.
     again = deliver("example.tasks.record", "k8", message_id="msg_j", retried=1)
     assert (again.status_code, again.json()["status"]) == (409, "in_progress")

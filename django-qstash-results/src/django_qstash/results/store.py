@@ -575,6 +575,22 @@ class DatabaseResultStore:
         except BaseException:
             if claim is not None:
                 self._park(claim)
+                logger.warning(
+                    "The outcome of %s[%s] was not stored: the message and its token stay "
+                    "locked on this host until %s, so that neither a redelivery nor a replay "
+                    "runs it again meanwhile",
+                    delivery.task_name,
+                    delivery.message_id,
+                    _from_timestamp(claim.expires).isoformat(),
+                )
+            else:
+                logger.warning(
+                    "The outcome of %s[%s] was not stored: its STARTED row holds the message "
+                    "for DJANGO_QSTASH_RESULTS_STARTED_LEASE = %s s",
+                    delivery.task_name,
+                    delivery.message_id,
+                    conf.STARTED_LEASE,
+                )
             raise
         if claim is not None:
             claim.held.release()
