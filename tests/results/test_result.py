@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from django_qstash import AsyncResult, hooks
+from django_qstash import AsyncResult, hooks, shared_task
 from django_qstash.results.models import TaskResult, TaskStatus
+from example.models import TaskRun
 from example.tasks import record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
@@ -93,3 +94,39 @@ def test_without_the_results_app_every_lookup_names_the_app_to_install(no_store,
     assert "django_qstash.results" in message
     assert "INSTALLED_APPS" in message
     assert "pip install django-qstash-results" in message
+
+
+@shared_task
+def flaky_once(key: str) -> str:
+    if TaskRun.objects.filter(key=key).exists():
+        return "second time lucky"
+    TaskRun.objects.create(task="flaky_once", key=key)
+    # What Task.retry() raises once it has published the next attempt as a new message.
+    raise hooks.Retry(exc=ConnectionError("flaky"), when=5)
+
+
+def test_the_result_of_the_first_message_follows_retry_to_the_last_attempt(deliver):
+    first = deliver(flaky_once.name, "r7", message_id="msg_first")
+    assert first.json()["status"] == "retry"
+    result = AsyncResult("msg_first")
+    assert result.status == "RETRY"
+    assert not result.ready()
+    # The next attempt: a new message that carries the first one's task id.
+    body = hooks.build_message(flaky_once.name, ["r7"], {}, {"task_id": "msg_first", "retries": 1})
+    assert deliver("", body=body, message_id="msg_second").status_code == 200
+    assert result.status == "SUCCESS"
+    assert result.get(timeout=1) == "second time lucky"
+
+
+def test_an_expired_message_reads_as_a_failure(deliver):
+    from django_qstash.results.exceptions import TaskExpired
+
+    body = hooks.build_message(
+        "example.tasks.record", ["r8"], {}, {"expires": "2000-01-01T00:00:00+00:00"}
+    )
+    response = deliver("", body=body, message_id="msg_expired")
+    assert (response.status_code, response.json()["status"]) == (200, "expired")
+    result = AsyncResult("msg_expired")
+    assert result.failed()
+    with pytest.raises(TaskExpired, match="expired at 2000-01-01"):
+        result.get(timeout=1)

@@ -123,11 +123,12 @@ def test_the_commands_as_typed_in_a_shell(tmp_path):
         )
         with sqlite3.connect(database) as db:
             db.execute(
-                "INSERT INTO django_qstash_results_taskresult (task_id, task_name, status, args, "
-                "kwargs, result_is_repr, exception_type, exception_message, traceback, attempts, "
-                "republished, schedule_id, date_created, date_done) VALUES "
-                "(?, 'example.tasks.record', 'SUCCESS', '[]', '{}', 0, '', '', '', 1, 0, '', ?, ?)",
-                (task_id, old, old),
+                "INSERT INTO django_qstash_results_taskresult (task_id, request_id, task_name, "
+                "status, args, kwargs, result_is_repr, exception_type, exception_message, "
+                "traceback, attempts, republished, schedule_id, date_created, date_done) VALUES "
+                "(?, ?, 'example.tasks.record', 'SUCCESS', '[]', '{}', 0, '', '', '', 1, 0, '', ?, "
+                "?)",
+                (task_id, task_id, old, old),
             )
 
     add_stale_row("msg_old_1")

@@ -491,3 +491,48 @@ def test_lock_mode_remembers_the_token_of_a_delivery_it_turns_away(db_store):
     assert SeenSignature.objects.filter(jti="jwt_turned_away").exists()
     # That token can never run the task later, whatever message id it comes with.
     assert db_store.claim(delivery("msg_other", jti="jwt_turned_away")) is REPLAYED
+
+
+def test_the_result_of_a_task_follows_it_through_retry(db_store):
+    first = delivery("msg_a")
+    db_store.claim(first)
+    db_store.record_retry(first, ConnectionError("flaky"), 5)
+    assert db_store.get("msg_a").status == "RETRY"
+    # retry() published the next attempt as a new message carrying the first one's task id.
+    second = delivery("msg_b")
+    second.options = {"task_id": "msg_a", "retries": 1}
+    db_store.claim(second)
+    db_store.record_success(second, "finally", 0.0)
+    assert row("msg_b").request_id == "msg_a"
+    assert (db_store.get("msg_a").status, db_store.get("msg_a").result) == ("SUCCESS", "finally")
+    assert db_store.get("msg_b").result == "finally"
+    # Each message keeps its own row: a redelivery of the first one still runs nothing.
+    assert db_store.claim(delivery("msg_a", retried=1)) is ALREADY_SUCCEEDED
+    assert row("msg_a").status == TaskStatus.RETRY
+
+
+def test_a_celery_task_id_given_at_publish_finds_its_result(db_store):
+    d = delivery("msg_q")
+    d.options = {"task_id": "my-own-id"}
+    db_store.claim(d)
+    db_store.record_success(d, 3, 0.0)
+    assert db_store.get("my-own-id").result == 3
+    assert db_store.get("msg_q").result == 3
+
+
+def test_an_expired_message_is_stored_as_a_failure(db_store):
+    from django_qstash.results.exceptions import TaskExpired
+
+    d = delivery("msg_x")
+    d.options = {"expires": "2000-01-01T00:00:00+00:00"}
+    db_store.record_expired(d)
+    r = row("msg_x")
+    assert r.status == TaskStatus.FAILURE
+    assert r.exception_type == "django_qstash.results.exceptions.TaskExpired"
+    assert "expired at 2000-01-01T00:00:00+00:00" in r.exception_message
+    assert r.date_done is not None
+    assert r.date_started is None
+    from django_qstash import AsyncResult
+
+    with pytest.raises(TaskExpired):
+        AsyncResult("msg_x").get(timeout=1)

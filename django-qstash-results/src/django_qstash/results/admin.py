@@ -39,7 +39,7 @@ class TaskResultAdmin(_ModelAdmin):
         "duration_display",
     )
     list_filter = ("status", "task_name", "date_created", "date_done")
-    search_fields = ("task_id", "task_name")
+    search_fields = ("task_id", "request_id", "task_name")
     ordering = ("-date_created",)
     list_per_page = 50
     # COUNT(*) over a large table on every page view is slow; the paginator says "show all".
@@ -47,6 +47,7 @@ class TaskResultAdmin(_ModelAdmin):
     actions = ["requeue_selected"]
     readonly_fields = (
         "task_id",
+        "request_id",
         "task_name",
         "status",
         "attempts",
@@ -65,7 +66,10 @@ class TaskResultAdmin(_ModelAdmin):
         "duration_display",
     )
     fieldsets = (
-        (None, {"fields": ("task_id", "task_name", "status", "attempts", "schedule_id")}),
+        (
+            None,
+            {"fields": ("task_id", "request_id", "task_name", "status", "attempts", "schedule_id")},
+        ),
         ("Arguments", {"fields": ("args_display", "kwargs_display")}),
         (
             "Outcome",

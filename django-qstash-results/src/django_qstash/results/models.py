@@ -23,6 +23,14 @@ class TaskResult(models.Model):
         "task id", max_length=255, unique=True, help_text="The QStash message id."
     )
     task_name = models.CharField("task name", max_length=255)
+    request_id = models.CharField(
+        "request id",
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="self.request.id of the run: the Celery task id a message carries (the first "
+        "message's id after retry(), or task_id= given at publish), else the message id.",
+    )
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
@@ -64,6 +72,7 @@ class TaskResult(models.Model):
         indexes = [
             models.Index(fields=["status"], name="dqr_taskresult_status_idx"),
             models.Index(fields=["task_name"], name="dqr_taskresult_name_idx"),
+            models.Index(fields=["request_id"], name="dqr_taskresult_request_idx"),
             models.Index(fields=["date_created"], name="dqr_taskresult_created_idx"),
             models.Index(fields=["date_done"], name="dqr_taskresult_done_idx"),
         ]

@@ -66,10 +66,12 @@ from django.db import (
     router,
     transaction,
 )
+from django.db.models import Q
 from django.utils import timezone
 
 from django_qstash import hooks
 from django_qstash.results.conf import conf
+from django_qstash.results.exceptions import TaskExpired
 from django_qstash.results.locks import (
     FileLocks,
     Held,
@@ -124,6 +126,7 @@ def _signature_expiry(delivery: hooks.Delivery) -> float:
 def _started(delivery: hooks.Delivery, now: datetime.datetime | None = None) -> dict[str, Any]:
     update: dict[str, Any] = {
         "task_name": delivery.task_name,
+        "request_id": _request_id(delivery),
         "status": TaskStatus.STARTED,
         "attempts": delivery.attempt,
         "date_started": now or timezone.now(),
@@ -135,9 +138,16 @@ def _started(delivery: hooks.Delivery, now: datetime.datetime | None = None) -> 
     return update
 
 
+def _request_id(delivery: hooks.Delivery) -> str:
+    """``self.request.id`` of this run: the message's Celery task id (set by ``retry()`` and by
+    ``task_id=``), or its message id."""
+    return str(delivery.options.get("task_id") or delivery.message_id)
+
+
 def _new_row(delivery: hooks.Delivery, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "task_id": delivery.message_id,
+        "request_id": _request_id(delivery),
         "task_name": delivery.task_name,
         "args": delivery.args,
         "kwargs": delivery.kwargs,
@@ -621,6 +631,29 @@ class DatabaseResultStore:
             if not row_exists:  # a row appeared meanwhile (a PENDING row from publishing)
                 rows.update(**fields)
 
+    def record_expired(self, delivery: hooks.Delivery) -> None:
+        """Core's optional hook: the message arrived after its ``expires`` time and was not run.
+        Stored as a FAILURE whose exception is :class:`TaskExpired`."""
+        self._write(
+            delivery,
+            {
+                **_started(delivery),
+                "status": TaskStatus.FAILURE,
+                "result": None,
+                "result_is_repr": False,
+                "exception_type": _dotted(TaskExpired),
+                "exception_message": (
+                    f"the message expired at {delivery.options.get('expires')} before it "
+                    "could run; it was not run"
+                ),
+                "traceback": "",
+                "republished": False,
+                "date_started": None,
+                "date_done": timezone.now(),
+            },
+            keep_success=True,
+        )
+
     # ------------------------------------------------------------------------------ publishing
 
     def record_published(
@@ -638,6 +671,7 @@ class DatabaseResultStore:
                 [
                     TaskResult(
                         task_id=task_id,
+                        request_id=task_id,
                         task_name=task_name,
                         status=TaskStatus.PENDING,
                         args=list(args),
@@ -657,7 +691,14 @@ class DatabaseResultStore:
     # ------------------------------------------------------------------------------ reading
 
     def get(self, task_id: str) -> hooks.StoredResult | None:
-        row = TaskResult.objects.filter(task_id=task_id).first()
+        """The result for a message id, or for a Celery task id: the latest row of the runs that
+        share it, so that the result of a task that republished itself (``retry()``) follows it
+        to its last attempt."""
+        row = (
+            TaskResult.objects.filter(Q(task_id=task_id) | Q(request_id=task_id))
+            .order_by("-date_created", "-pk")
+            .first()
+        )
         if row is None:
             return None
         return hooks.StoredResult(
