@@ -148,6 +148,21 @@ def test_lock_mode_a_redelivery_while_the_first_runs_is_in_progress(db_store):
 
 
 @only_lock
+def test_lock_mode_a_redelivery_of_a_succeeded_message_held_by_another_is_a_duplicate(db_store):
+    # Parallel redeliveries of a finished message: the one holding the lock only turns a
+    # duplicate away, so the others are duplicates too, never a 409 (QStash would retry it, and
+    # dead-letter a message that succeeded once its retries are spent).
+    assert db_store.claim(delivery()) is RUN
+    db_store.record_success(delivery(), "k", 0.1)
+    held = hold(db_store, "msg:msg_1")
+    assert db_store.claim(delivery(retried=1)) is ALREADY_SUCCEEDED
+    replayed = delivery(retried=1)
+    assert db_store.claim(replayed) is ALREADY_SUCCEEDED
+    assert db_store.claim(replayed) is REPLAYED  # its token is remembered all the same
+    held.release()
+
+
+@only_lock
 def test_lock_mode_ignores_a_started_row_nobody_holds(db_store):
     # A STARTED row whose worker died: its locks went with its process.
     TaskResult.objects.create(task_id="msg_1", task_name="t", status=TaskStatus.STARTED)

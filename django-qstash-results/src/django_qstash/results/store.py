@@ -336,10 +336,18 @@ class DatabaseResultStore:
             # The same token, or the same message, is being handled right now.
             if held.startswith("jti:"):
                 return hooks.ClaimDecision.REPLAYED
+            # Another delivery holds the message. If it already succeeded, that one is only
+            # turning a duplicate away (or storing): this one is a duplicate too. A 409 here
+            # would make QStash retry a finished message and, its retries spent, dead-letter it.
+            seen, found = _look_up(using, jti, delivery.message_id)
+            if seen:
+                return hooks.ClaimDecision.REPLAYED
             # Remember this token too, so that it can never run the task later (with another
             # message id, say). No other request holds it: its lock was free.
             with transaction.atomic(using=using):
                 self._remember_signature(delivery, using, ignore_conflicts=True)
+            if found and _handled(*found[0]):
+                return hooks.ClaimDecision.ALREADY_SUCCEEDED
             return hooks.ClaimDecision.IN_PROGRESS
         try:
             seen, found = _look_up(using, jti, delivery.message_id)
