@@ -3,9 +3,11 @@
 Fixtures:
 
 * ``django_server_factory`` (function): ``django_server_factory(devserver, workers=1,
-  server="gunicorn", env={...})`` starts ``sample_project`` with ``QSTASH_*`` pointing at the
-  dev server, ``DJANGO_QSTASH_DOMAIN`` at itself and a fresh, already migrated SQLite database;
-  it is stopped at teardown.
+  server="gunicorn", env={...}, database="sqlite")`` starts ``sample_project`` with ``QSTASH_*``
+  pointing at the dev server, ``DJANGO_QSTASH_DOMAIN`` at itself and a fresh, already migrated
+  database; it is stopped at teardown. ``database="postgres"`` gives it a fresh PostgreSQL
+  database instead (a copy of one migrated per session, on the server of ``DATABASE_URL`` or
+  127.0.0.1:5432; dropped at teardown): use it in ``postgres``-marked tests.
 * ``django_server`` (module): one such server (gunicorn, 1 worker, 4 threads) for the module,
   talking to the session's ``qstash_devserver``.
 * ``publish_via`` (function): ``publish_via(django_server)`` points this test process's
@@ -14,7 +16,7 @@ Fixtures:
   (``@pytest.mark.django_db``) when a result store is installed.
 
 A :class:`DjangoServer` has ``.url``, ``.webhook_url``, ``.query(sql, params)`` (stdlib
-sqlite3 on its database), ``.task_runs(task=None, key=None)`` (rows of
+sqlite3 on its database, or psycopg on PostgreSQL; write ``?`` placeholders either way), ``.task_runs(task=None, key=None)`` (rows of
 ``example.models.TaskRun``), ``.wait_for_runs(count, ...)`` and ``.log()``.
 """
 
@@ -47,7 +49,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def base_env(database: Path) -> dict[str, str]:
+def database_url(database: Path | str) -> str:
+    """A SQLite file path, or a database URL as it is."""
+    return database if isinstance(database, str) else f"sqlite:///{database}"
+
+
+def base_env(database: Path | str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -58,15 +65,15 @@ def base_env(database: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="cfehome.settings",
         PYTHONPATH=os.pathsep.join(filter(None, [str(SAMPLE_PROJECT), str(ROOT)])),
         PYTHONUNBUFFERED="1",
-        DATABASE_URL=f"sqlite:///{database}",
+        DATABASE_URL=database_url(database),
         DJANGO_QSTASH_FORCE_HTTPS="False",
         DJANGO_DEBUG="False",
     )
     return env
 
 
-def migrate(database: Path) -> None:
-    """A migrated SQLite database for the sample project at ``database``."""
+def migrate(database: Path | str) -> None:
+    """Migrate the sample project's database: a SQLite file, or a database URL."""
     result = subprocess.run(
         [sys.executable, str(SAMPLE_PROJECT / "manage.py"), "migrate", "--no-input", "-v", "0"],
         env=base_env(database),
@@ -77,6 +84,43 @@ def migrate(database: Path) -> None:
     )
     if result.returncode:
         raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+
+
+# ---------------------------------------------------------------- PostgreSQL databases
+
+PG_DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+
+def pg_server_url() -> str:
+    """The PostgreSQL server the tests use: that of ``DATABASE_URL``, or the local one."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else PG_DEFAULT_URL
+
+
+def pg_url(name: str) -> str:
+    """The URL of database ``name`` on the tests' PostgreSQL server."""
+    base = pg_server_url()
+    return base[: base.rfind("/") + 1] + name
+
+
+def pg_admin(*statements: str) -> None:
+    """Run statements outside a transaction (CREATE/DROP DATABASE) on the tests' server."""
+    import psycopg
+
+    with psycopg.connect(pg_server_url(), autocommit=True) as admin:
+        for statement in statements:
+            admin.execute(statement)  # type: ignore[arg-type]
+
+
+def pg_create(name: str, template: str | None = None) -> str:
+    """A new, empty (or copied from ``template``) database; its URL."""
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"{suffix}')
+    return pg_url(name)
+
+
+def pg_drop(name: str) -> None:
+    pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class DjangoServer:
@@ -90,15 +134,21 @@ class DjangoServer:
         workers: int = 1,
         threads: int = 4,
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.devserver = devserver
-        self.database = workdir / "db.sqlite3"
-        if template_db is not None:
-            shutil.copyfile(template_db, self.database)
+        #: The SQLite file, or (``database_url`` given: an already migrated database) its URL.
+        self.database: Path | str
+        if database_url is not None:
+            self.database = database_url
         else:
-            migrate(self.database)
+            self.database = workdir / "db.sqlite3"
+            if template_db is not None:
+                shutil.copyfile(template_db, self.database)
+            else:
+                migrate(self.database)
         self.kind = server
         self.workers = workers
         self.threads = threads
@@ -183,7 +233,17 @@ class DjangoServer:
 
     # ---------------------------------------------------------------- its database
 
+    @property
+    def vendor(self) -> str:
+        return "postgresql" if isinstance(self.database, str) else "sqlite"
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if isinstance(self.database, str):
+            import psycopg
+
+            with psycopg.connect(self.database, autocommit=True) as pg:
+                cursor = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+                return cursor.fetchall() if cursor.description else []
         connection = sqlite3.connect(self.database, timeout=10)
         try:
             return connection.execute(sql, params).fetchall()
@@ -204,7 +264,7 @@ class DjangoServer:
             {
                 "task": row[0],
                 "key": row[1],
-                "value": json.loads(row[2]) if row[2] else None,
+                "value": json.loads(row[2]) if isinstance(row[2], str) else row[2],
                 "created": row[3],
             }
             for row in rows
@@ -239,13 +299,38 @@ def migrated_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DjangoServerFactory = Callable[..., DjangoServer]
 
 
+@pytest.fixture(scope="session")
+def migrated_template_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The name of a migrated PostgreSQL database of the sample project, made once per session
+    (only when a test asks for ``database="postgres"``) and copied per server."""
+    name = f"qstash_live_template_{os.getpid()}"
+    migrate(pg_create(name))
+    try:
+        yield name
+    finally:
+        pg_drop(name)
+
+
 @pytest.fixture
 def django_server_factory(
-    tmp_path: Path, migrated_template_db: Path, qstash_devserver: DevServerProcess
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_template_db: Path,
+    qstash_devserver: DevServerProcess,
 ) -> Iterator[DjangoServerFactory]:
     started: list[DjangoServer] = []
+    databases: list[str] = []
 
-    def start(devserver: DevServerProcess | None = None, **options: Any) -> DjangoServer:
+    def start(
+        devserver: DevServerProcess | None = None, *, database: str = "sqlite", **options: Any
+    ) -> DjangoServer:
+        if database == "postgres":
+            template = request.getfixturevalue("migrated_template_pg")
+            name = f"qstash_live_{os.getpid()}_{len(databases)}"
+            databases.append(name)
+            options["database_url"] = pg_create(name, template)
+        elif database != "sqlite":
+            raise ValueError(f"database must be 'sqlite' or 'postgres', not {database!r}")
         server = DjangoServer(
             tmp_path / f"django-{len(started)}",
             devserver or qstash_devserver,
@@ -260,6 +345,8 @@ def django_server_factory(
     finally:
         for server in started:
             server.stop()
+        for name in databases:
+            pg_drop(name)
 
 
 @pytest.fixture(scope="module")
