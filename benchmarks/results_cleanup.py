@@ -94,7 +94,7 @@ def _rows(count: int, fresh: int) -> Iterator[tuple[Any, ...]]:
         when = old if n < count else recent
         yield (
             f"msg_{n:012d}",
-            f"msg_{n:012d}",
+            "",
             f"app.tasks.task_{n % 20}",
             "SUCCESS" if n % 10 else "FAILURE",
             "[1, 2]",

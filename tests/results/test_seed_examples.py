@@ -128,7 +128,7 @@ def test_the_commands_as_typed_in_a_shell(tmp_path):
                 "traceback, attempts, republished, schedule_id, date_created, date_done) VALUES "
                 "(?, ?, 'example.tasks.record', 'SUCCESS', '[]', '{}', 0, '', '', '', 1, 0, '', ?, "
                 "?)",
-                (task_id, task_id, old, old),
+                (task_id, "", old, old),
             )
 
     add_stale_row("msg_old_1")

@@ -519,6 +519,7 @@ def test_the_result_of_a_task_follows_it_through_retry(db_store):
     db_store.claim(second)
     db_store.record_success(second, "finally", 0.0)
     assert row("msg_b").request_id == "msg_a"
+    assert row("msg_a").request_id == ""  # the message id itself: not stored again
     assert (db_store.get("msg_a").status, db_store.get("msg_a").result) == ("SUCCESS", "finally")
     assert db_store.get("msg_b").result == "finally"
     # Each message keeps its own row: a redelivery of the first one still runs nothing.

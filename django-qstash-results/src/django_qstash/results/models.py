@@ -28,8 +28,8 @@ class TaskResult(models.Model):
         max_length=255,
         blank=True,
         default="",
-        help_text="self.request.id of the run: the Celery task id a message carries (the first "
-        "message's id after retry(), or task_id= given at publish), else the message id.",
+        help_text="The Celery task id the message carries when it is not the message id: the "
+        "first message's id after retry(), or task_id= given at publish.",
     )
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     args = models.JSONField(default=list, blank=True)
@@ -72,7 +72,12 @@ class TaskResult(models.Model):
         indexes = [
             models.Index(fields=["status"], name="dqr_taskresult_status_idx"),
             models.Index(fields=["task_name"], name="dqr_taskresult_name_idx"),
-            models.Index(fields=["request_id"], name="dqr_taskresult_request_idx"),
+            # Only the rows of retry() and task_id= messages carry a request id.
+            models.Index(
+                fields=["request_id"],
+                name="dqr_taskresult_request_idx",
+                condition=~models.Q(request_id=""),
+            ),
             models.Index(fields=["date_created"], name="dqr_taskresult_created_idx"),
             models.Index(fields=["date_done"], name="dqr_taskresult_done_idx"),
         ]

@@ -139,9 +139,10 @@ def _started(delivery: hooks.Delivery, now: datetime.datetime | None = None) -> 
 
 
 def _request_id(delivery: hooks.Delivery) -> str:
-    """``self.request.id`` of this run: the message's Celery task id (set by ``retry()`` and by
-    ``task_id=``), or its message id."""
-    return str(delivery.options.get("task_id") or delivery.message_id)
+    """The message's Celery task id (set by ``retry()`` and by ``task_id=``) when it is not the
+    message id, else "" (such rows stay out of the request_id index)."""
+    request_id = str(delivery.options.get("task_id") or "")
+    return "" if request_id == delivery.message_id else request_id
 
 
 def _new_row(delivery: hooks.Delivery, **fields: Any) -> dict[str, Any]:
@@ -679,7 +680,6 @@ class DatabaseResultStore:
                 [
                     TaskResult(
                         task_id=task_id,
-                        request_id=task_id,
                         task_name=task_name,
                         status=TaskStatus.PENDING,
                         args=list(args),
@@ -703,7 +703,9 @@ class DatabaseResultStore:
         share it, so that the result of a task that republished itself (``retry()``) follows it
         to its last attempt."""
         row = (
-            TaskResult.objects.filter(Q(task_id=task_id) | Q(request_id=task_id))
+            TaskResult.objects.filter(
+                Q(task_id=task_id) | (Q(request_id=task_id) & ~Q(request_id=""))
+            )
             .order_by("-date_created", "-pk")
             .first()
         )
