@@ -190,17 +190,22 @@ def _column(model: type[models.Model], name: str, quote: Callable[[str], str]) -
     return quote(str(field.column))
 
 
+_look_up_sql: dict[str, str] = {}
+
+
 def _look_up(using: str, jti: str | None, message_id: str) -> tuple[bool, list[tuple[str, bool]]]:
     """(was this ``jti`` seen, [(status, republished)] of the message's row), in one query."""
     connection = connections[using]
-    qn = connection.ops.quote_name
-    sql = (
-        f"SELECT 1, NULL, NULL FROM {qn(SeenSignature._meta.db_table)} "
-        f"WHERE {_column(SeenSignature, 'jti', qn)} = %s "
-        f"UNION ALL SELECT 2, {_column(TaskResult, 'status', qn)}, "
-        f"{_column(TaskResult, 'republished', qn)} FROM {qn(TaskResult._meta.db_table)} "
-        f"WHERE {_column(TaskResult, 'task_id', qn)} = %s"
-    )
+    sql = _look_up_sql.get(connection.vendor)
+    if sql is None:
+        qn = connection.ops.quote_name
+        sql = _look_up_sql[connection.vendor] = (
+            f"SELECT 1, NULL, NULL FROM {qn(SeenSignature._meta.db_table)} "
+            f"WHERE {_column(SeenSignature, 'jti', qn)} = %s "
+            f"UNION ALL SELECT 2, {_column(TaskResult, 'status', qn)}, "
+            f"{_column(TaskResult, 'republished', qn)} FROM {qn(TaskResult._meta.db_table)} "
+            f"WHERE {_column(TaskResult, 'task_id', qn)} = %s"
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, [jti or "", message_id])
         found = cursor.fetchall()
@@ -448,20 +453,17 @@ class DatabaseResultStore:
     ) -> None:
         if not delivery.signature_id:
             return
-        seen = SeenSignature(
-            jti=delivery.signature_id,
-            task_id=delivery.message_id,
-            expires_at=_from_timestamp(_signature_expiry(delivery)),
-        )
+        values = {
+            "jti": delivery.signature_id,
+            "task_id": delivery.message_id,
+            "expires_at": _from_timestamp(_signature_expiry(delivery)),
+        }
         if not ignore_conflicts:
-            seen.save(using=using, force_insert=True)
-        elif not _upsert(
-            using,
-            SeenSignature,
-            {"jti": seen.jti, "task_id": seen.task_id, "expires_at": seen.expires_at},
-            conflict="jti",
-        ):
-            SeenSignature.objects.using(using).bulk_create([seen], ignore_conflicts=True)
+            SeenSignature(**values).save(using=using, force_insert=True)
+        elif not _upsert(using, SeenSignature, values, conflict="jti"):
+            SeenSignature.objects.using(using).bulk_create(
+                [SeenSignature(**values)], ignore_conflicts=True
+            )
 
     def _claim_row(self, delivery: hooks.Delivery, using: str) -> hooks.ClaimDecision:
         now = timezone.now()
