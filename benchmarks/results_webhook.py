@@ -296,14 +296,28 @@ def _run(
         o_off = measured["original webhook, SQLite synchronous=OFF"]
         o_bare = measured["bare JSON view"]
         lines.append("")
-        lines.append("This implementation against the original measured in this run:")
+        ours_full, ours_off = medians[FULL], medians[OFF]
+        lines.append("This implementation against the original, both measured in this run")
+        lines.append("  time per delivery (the same machine, rounds interleaved):")
         lines.append(
-            f"  SQLite default: {full:5.1f}x vs {o_full / o_bare:5.1f}x -> "
-            f"{full / (o_full / o_bare):.2f} of its time"
+            f"    SQLite default:  {ours_full * 1e6:7.0f} µs vs {o_full * 1e6:7.0f} µs -> "
+            f"{ours_full / o_full:.2f} of its time (target <= {TARGET})"
         )
         lines.append(
-            f"  SQLite sync=OFF: {off:5.1f}x vs {o_off / o_bare:5.1f}x -> "
-            f"{off / (o_off / o_bare):.2f} of its time"
+            f"    SQLite sync=OFF: {ours_off * 1e6:7.0f} µs vs {o_off * 1e6:7.0f} µs -> "
+            f"{ours_off / o_off:.2f} of its time (target <= {TARGET})"
+        )
+        lines.append(
+            "  as multiples of each process's own bare view (the original's bare view is slower: "
+            "its package adds request signal receivers):"
+        )
+        lines.append(
+            f"    SQLite default:  {full:5.1f}x vs {o_full / o_bare:5.1f}x -> "
+            f"{full / (o_full / o_bare):.2f}"
+        )
+        lines.append(
+            f"    SQLite sync=OFF: {off:5.1f}x vs {o_off / o_bare:5.1f}x -> "
+            f"{off / (o_off / o_bare):.2f}"
         )
     return "\n".join(lines)
 
