@@ -308,8 +308,8 @@ def _run(
             f"{ours_off / o_off:.2f} of its time (target <= {TARGET})"
         )
         lines.append(
-            "  as multiples of each process's own bare view (the original's bare view is slower: "
-            "its package adds request signal receivers):"
+            "  as multiples of each process's own bare view (the two differ: the original "
+            "package, for one, adds a request_started receiver to every request):"
         )
         lines.append(
             f"    SQLite default:  {full:5.1f}x vs {o_full / o_bare:5.1f}x -> "
