@@ -4,6 +4,7 @@ import datetime
 import decimal
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -77,8 +78,48 @@ def test_model_instances_get_a_primary_key_hint():
         (b'{"v": 1, "task": "t", "kwargs": []}', "'kwargs' must be a JSON object"),
         (b'{"v": 1, "task": "t", "options": 1}', "'options' must be a JSON object"),
         (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b'{"v": 1.0, "task": "t"}', "unknown envelope version 1.0"),
+        (b'{"v": true, "task": "t"}', "unknown envelope version True"),
+        (b'{"v": "1", "task": "t"}', "unknown envelope version '1'"),
+        ('{"v": 1, "task": "t"}'.encode("utf-16"), "not valid UTF-8 JSON"),
+        (b'{"v": 1, "task": "t", "args": [NaN]}', "NaN is not a JSON value"),
+        (b'{"v": 1, "task": "t", "args": [-Infinity]}', "-Infinity is not a JSON value"),
+        (b'{"v": 1, "task": "t", "args": ["\\ud800"]}', "lone surrogate"),
+        (b'{"v": 1, "task": "t", "kwargs": {"\\uDC00": 1}}', "lone surrogate"),
+        (b'{"v": 1, "task": "t", "args": ["\\ude00\\ud83d"]}', "lone surrogate"),
     ],
 )
 def test_malformed_bodies_are_refused_with_a_reason(body, reason):
     with pytest.raises(MalformedMessage, match=reason.replace("(", r"\(")):
         envelope.decode(body)
+
+
+def test_escapes_that_make_valid_text_are_accepted():
+    # A surrogate pair (an emoji), an escaped backslash before "ud800", and raw UTF-8.
+    body = '{"v": 1, "task": "t", "args": ["\\ud83d\\ude00", "\\\\ud800", "é😀"]}'.encode()
+    assert envelope.decode(body).args == ["\U0001f600", "\\ud800", "é😀"]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_nesting_is_limited_at_both_ends():
+    # Arguments at the limit go through; one level more is refused when publishing, and a body
+    # built elsewhere with it is refused by the webhook: never a RecursionError downstream.
+    deepest = envelope.MAX_NESTING - 2  # the envelope object and its "args" list are two levels
+    body = envelope.build("t", [_nested(deepest)], {"k": {"a": _nested(deepest - 1)}})
+    assert envelope.decode(body).args == [_nested(deepest)]
+    with pytest.raises(ArgumentsNotSerializable, match="nest deeper than"):
+        envelope.build("t", [_nested(deepest + 1)])
+    with pytest.raises(ArgumentsNotSerializable, match="nest deeper than"):
+        envelope.build("t", (), {"k": _nested(5000)})
+    too_deep = json.dumps({"v": 1, "task": "t", "args": [_nested(deepest + 1)]}).encode()
+    with pytest.raises(MalformedMessage, match="nests deeper than"):
+        envelope.decode(too_deep)
+    # Many brackets, little depth (and brackets inside strings) are fine.
+    wide = envelope.build("t", [[[1]] * 500, "[[[[{{{{" * 100])
+    assert len(envelope.decode(wide).args[0]) == 500

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ ENVELOPE_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({ENVELOPE_VERSION})
 
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_encoder_unicode = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,48 @@ class Envelope:
         return data
 
 
+#: How deeply a message may nest (the envelope object is level 1). Deeper values could be decoded
+#: but not stored or logged everywhere (Python's recursion limit), so they are refused at both
+#: ends: ``.delay()`` raises, and the webhook answers a message built elsewhere with 489.
+MAX_NESTING = 100
+
+
+def _nests_deeper_than(text: str | bytes, data: Any, limit: int) -> bool:
+    # Fewer brackets than the limit cannot nest that deep: the usual case costs two counts.
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
+    if brackets <= limit:
+        return False
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((item, depth + 1) for item in value)
+    return False
+
+
 def encode(envelope: Envelope) -> bytes:
     """Serialise an envelope; a value that is not JSON raises, naming the argument."""
+    data = envelope.to_dict()
     try:
-        return _encoder.encode(envelope.to_dict()).encode()
+        body = _encoder.encode(data).encode()
     except (TypeError, ValueError) as exc:
         raise _explain_unserialisable(envelope, exc) from exc
+    except RecursionError:
+        body = b""
+    if not body or _nests_deeper_than(body, data, MAX_NESTING):
+        raise ArgumentsNotSerializable(
+            f"the arguments nest deeper than {MAX_NESTING - 2} levels, more than a message may "
+            "hold. Nothing was published."
+        )
+    return body
 
 
 def build(
@@ -73,14 +111,40 @@ def build(
     return encode(Envelope(task_name, list(args), dict(kwargs or {}), dict(options or {})))
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def decode(body: bytes | str) -> Envelope:
-    """Parse a delivered body, or raise :class:`MalformedMessage` saying what is wrong."""
+    """Parse a delivered body, or raise :class:`MalformedMessage` saying what is wrong.
+
+    The body must be strict JSON in UTF-8, as :func:`encode` writes it: no other encoding, no
+    ``NaN``/``Infinity``, no lone surrogates (which no database or log can store, so a message
+    holding one could never be handled and is refused before anything runs).
+    """
     try:
-        data = json.loads(body)
+        text = body.decode() if isinstance(body, (bytes, bytearray)) else body
+        data = json.loads(text, parse_constant=_not_json)
+        if _SURROGATE_ESCAPE.search(text):
+            # Surrogate pairs decode to one character; a lone one cannot be encoded.
+            _encoder_unicode.encode(data).encode()
     except RecursionError:
         raise MalformedMessage("the body nests too deeply to be a django-qstash message") from None
+    except UnicodeEncodeError:
+        raise MalformedMessage(
+            "the body is not valid UTF-8 JSON: it holds a lone surrogate (\\ud800-\\udfff)"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"the body is not valid UTF-8 JSON: {exc}") from None
+    if _nests_deeper_than(text, data, MAX_NESTING):
+        raise MalformedMessage(
+            f"the body nests deeper than {MAX_NESTING} levels, more than a django-qstash "
+            "message may hold"
+        )
     return from_dict(data)
 
 
@@ -91,7 +155,7 @@ def from_dict(data: Any) -> Envelope:
             "(was this message published by django-qstash?)"
         )
     version = data.get("v")
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:  # not 1.0, not true
         if version is None:
             raise MalformedMessage("the message has no envelope version 'v'")
         raise MalformedMessage(
