@@ -319,6 +319,17 @@ def test_a_non_json_return_value_does_not_fail_the_delivery():
     assert response.json()["result"].startswith("<object object")
 
 
+def test_a_nan_return_value_is_answered_as_strict_json():
+    @shared_task(name="tests.returns_nan")
+    def returns_nan() -> list[float]:
+        return [float("nan"), float("inf")]
+
+    response = deliver(envelope("tests.returns_nan"))
+    assert response.status_code == 200
+    answer = json.loads(response.content, parse_constant=lambda c: pytest.fail(f"{c} in answer"))
+    assert answer["result"] == "[nan, inf]"
+
+
 def test_a_failure_on_the_last_known_attempt_is_non_retryable():
     body = envelope(explode.name)
     body["options"] = {"max_retries": 2}

@@ -54,7 +54,8 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
-_encoder = json.JSONEncoder(default=_jsonable)
+# Strict JSON (no NaN/Infinity) so that QStash and callbacks can parse every answer.
+_encoder = json.JSONEncoder(default=_jsonable, allow_nan=False)
 
 
 def _answer(status: int, reason: str, **extra: Any) -> HttpResponse:
@@ -62,7 +63,7 @@ def _answer(status: int, reason: str, **extra: Any) -> HttpResponse:
     body.update(extra)
     try:
         content = _encoder.encode(body)
-    except (ValueError, RecursionError):  # a circular result: keep the answer, not the value
+    except (ValueError, RecursionError):  # a circular or NaN result: keep the answer, not the value
         content = _encoder.encode({k: repr(v) if k == "result" else v for k, v in body.items()})
     response = HttpResponse(content.encode(), content_type="application/json", status=status)
     if status == NON_RETRYABLE:
