@@ -156,13 +156,20 @@ def test_deletes_run_in_batches_of_the_given_size():
     assert remaining() == {"keep"}
     statements = [q["sql"] for q in queries.captured_queries if "taskresult" in q["sql"]]
     deletes = [sql for sql in statements if sql.startswith("DELETE")]
-    # 3 + 3 + 3 + 1 finished rows, then one statement for unfinished rows (none).
-    assert len(deletes) == 5
-    # Each batch after the first starts after the last key deleted (keyset), and finds its
-    # end with one key read, never a list of rows.
-    assert all('"id" >' in sql for sql in deletes[1:4])
-    selects = [sql for sql in statements if sql.startswith("SELECT")]
-    assert all("LIMIT 1 OFFSET 2" in sql for sql in selects)
+    # Keys 1..10 in ranges of 3: (0, 3], (3, 6], (6, 9], (9, 10]; the unfinished pass finds no
+    # row and deletes nothing.
+    assert len(deletes) == 4
+    assert all('"id" >' in sql and '"id" <=' in sql for sql in deletes)
+
+
+def test_batches_of_a_table_without_an_integer_key_read_each_batchs_last_key():
+    for n in range(7):
+        SeenSignature.objects.create(jti=f"jwt_{n}", task_id="m", expires_at=ago(60))
+    with CaptureQueriesContext(connection) as queries:
+        assert delete_in_batches(SeenSignature.objects.all(), 3) == 7
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 3
+    assert not SeenSignature.objects.exists()
 
 
 def test_delete_in_batches_skips_rows_outside_the_queryset():

@@ -79,12 +79,31 @@ def clear_stale_results(
 def delete_in_batches(queryset: models.QuerySet[models.Model], batch_size: int) -> int:
     """Delete every row of ``queryset``, ``batch_size`` rows per statement; return the count.
 
-    Keyset batches in primary-key order: find the key of the batch's last row, delete the
-    batch's rows by key range (an index range scan), go on after it. No row is read into
-    memory, no batch scans again past what earlier batches deleted (dead rows slow such scans
-    down on PostgreSQL), and no statement needs a LIMIT inside IN (which MySQL refuses).
+    Batches are primary-key ranges, each one ``DELETE`` (an index range scan) in its own
+    transaction: no row is read into memory, no batch scans again past what earlier batches
+    deleted (dead rows slow such scans down on PostgreSQL), and no statement needs a LIMIT
+    inside IN (which MySQL refuses). With an integer key the ranges are fixed steps between the
+    first and the last matching key; otherwise each batch first reads the key of its last row.
     """
     rows = queryset.order_by()
+    first = list(rows.order_by("pk").values_list("pk", flat=True)[:1])
+    if not first:
+        return 0
+    if not isinstance(first[0], int):
+        return _delete_by_key_boundaries(rows, batch_size)
+    last = list(rows.order_by("-pk").values_list("pk", flat=True)[:1])
+    low, high = first[0] - 1, last[0] if last else first[0]
+    total = 0
+    while low < high:
+        upper = min(low + batch_size, high)
+        deleted: int
+        deleted, _ = rows.filter(pk__gt=low, pk__lte=upper).delete()
+        total += deleted
+        low = upper
+    return total
+
+
+def _delete_by_key_boundaries(rows: models.QuerySet[models.Model], batch_size: int) -> int:
     total = 0
     after: object = None
     while True:
