@@ -86,13 +86,12 @@ def delete_in_batches(queryset: models.QuerySet[models.Model], batch_size: int) 
     first and the last matching key; otherwise each batch first reads the key of its last row.
     """
     rows = queryset.order_by()
-    first = list(rows.order_by("pk").values_list("pk", flat=True)[:1])
-    if not first:
-        return 0
-    if not isinstance(first[0], int):
+    if not isinstance(rows.model._meta.pk, models.IntegerField):  # AutoField, BigAutoField, ...
         return _delete_by_key_boundaries(rows, batch_size)
-    last = list(rows.order_by("-pk").values_list("pk", flat=True)[:1])
-    low, high = first[0] - 1, last[0] if last else first[0]
+    bounds = rows.aggregate(first=models.Min("pk"), last=models.Max("pk"))
+    if bounds["first"] is None:
+        return 0
+    low, high = int(bounds["first"]) - 1, int(bounds["last"])
     total = 0
     while low < high:
         upper = min(low + batch_size, high)
