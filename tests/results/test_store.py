@@ -552,3 +552,14 @@ def test_an_expired_message_is_stored_as_a_failure(db_store):
 
     with pytest.raises(TaskExpired):
         AsyncResult("msg_x").get(timeout=1)
+
+
+@pytest.mark.parametrize("claim_mode", ["row"], indirect=True)
+def test_an_unknown_claim_mode_is_refused_with_the_choices(db_store):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with (
+        override_settings(DJANGO_QSTASH_RESULTS_CLAIM_MODE="sometimes"),
+        pytest.raises(ImproperlyConfigured, match=r"\['auto', 'lock', 'row'\]"),
+    ):
+        db_store.claim(delivery())
