@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import jwt
 import pytest
@@ -171,3 +172,34 @@ def test_cron_tick_compresses_cron_time():
     second = clock.next_fire_ms(cron, first)
     assert 0 < first - 1_000_020_000 <= 2001
     assert 1999 <= second - first <= 2001
+
+
+def test_idle_connections_to_a_destination_are_not_reused_past_the_keepalive_expiry(
+    recorder, monkeypatch
+):
+    # A connection idle for longer than the destination keeps it (gunicorn: 2 s) would be
+    # reset by the destination as the next attempt starts: a failed attempt for nothing.
+    from django_qstash.devserver import delivery
+    from django_qstash.devserver.message import Message
+    from django_qstash.devserver.store import StoredMessage
+
+    assert delivery.KEEPALIVE_EXPIRY < 2
+    monkeypatch.setattr(delivery, "KEEPALIVE_EXPIRY", 0.3)
+
+    class Keys:
+        def pair(self) -> tuple[str, str]:
+            return DEFAULT_CREDENTIALS.current_signing_key, DEFAULT_CREDENTIALS.next_signing_key
+
+    deliverer = delivery.Deliverer(Keys(), default_timeout=5, max_connections=2)  # type: ignore[arg-type]
+    stored = StoredMessage(
+        Message(url=f"{recorder.url}/hook", id="msg_1"), b"{}", 0, 0, False, False, 0
+    )
+    try:
+        for pause in (0, 0, 0.6):
+            time.sleep(pause)
+            assert deliverer.attempt(stored).ok
+    finally:
+        deliverer.close()
+    first, second, third = (request.client[1] for request in recorder.requests)
+    assert first == second  # reused while fresh
+    assert third != second  # a new connection after the expiry

@@ -15,6 +15,9 @@ from django_qstash.devserver.store import StoredMessage
 USER_AGENT = "Upstash-QStash"
 #: Response bodies kept for logs, the DLQ and callbacks.
 MAX_RESPONSE_BODY = 1_048_576
+#: Seconds an idle connection to a destination is kept for reuse (below every common server's
+#: keep-alive timeout: gunicorn 2 s, uvicorn 5 s, nginx 75 s).
+KEEPALIVE_EXPIRY = 1.0
 
 
 @dataclass
@@ -58,7 +61,12 @@ class Deliverer:
             # for the destination's delayed ACK.
             transport=httpx.HTTPTransport(
                 limits=httpx.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
+                    max_connections=max_connections,
+                    max_keepalive_connections=max_connections,
+                    # Reuse a connection only while its server surely keeps it: gunicorn closes
+                    # idle ones after 2 s (httpx's default would reuse them for 5 s), and a
+                    # request racing that close is reset, a failed attempt for no reason.
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
                 ),
                 socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             ),
