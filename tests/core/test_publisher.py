@@ -172,3 +172,32 @@ def test_force_https_rewrites_an_http_domain(qstash):
     ):
         plain.delay(1)
     assert qstash.requests[-1].path == "/v2/publish/https://example.com/qstash/webhook/"
+
+
+def test_a_publish_retried_after_a_lost_answer_carries_one_deduplication_id(recorder):
+    # QStash enqueued the message but its answer was lost: the SDK publishes again. Both
+    # requests carry the same deduplication id, so QStash keeps one message, not two.
+    from tests.support.lossyproxy import LossyProxy
+
+    with LossyProxy(recorder.url, drop=1) as proxy:
+        with override_settings(QSTASH_URL=proxy.url, DJANGO_QSTASH_PUBLISH_RETRIES=2):
+            plain.delay(1)
+    first, second = recorder.requests
+    assert first.headers["Upstash-Deduplication-Id"].startswith("dq-")
+    assert first.headers["Upstash-Deduplication-Id"] == second.headers["Upstash-Deduplication-Id"]
+
+
+def test_deduplication_ids_are_per_call_and_never_replace_the_callers(qstash):
+    with override_settings(DJANGO_QSTASH_PUBLISH_RETRIES=2):
+        plain.delay(1)
+        plain.delay(1)
+        plain.apply_async((1,), deduplication_id="mine")
+        plain.apply_async((1,), content_based_deduplication=True)
+    first, second, mine, content = qstash.requests
+    assert first.headers["Upstash-Deduplication-Id"] != second.headers["Upstash-Deduplication-Id"]
+    assert mine.headers["Upstash-Deduplication-Id"] == "mine"
+    assert "Upstash-Deduplication-Id" not in content.headers
+    # Without retries there is nothing to deduplicate.
+    with override_settings(DJANGO_QSTASH_PUBLISH_RETRIES=0):
+        plain.delay(1)
+    assert "Upstash-Deduplication-Id" not in qstash.requests[-1].headers

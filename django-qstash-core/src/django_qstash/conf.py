@@ -93,7 +93,7 @@ class Settings:
 
     @property
     def PUBLISH_RETRIES(self) -> int:
-        """How often the SDK retries a publish that failed to connect (not an HTTP error)."""
+        """How often the SDK retries a failed publish (connection errors, lost answers)."""
         return int(self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3))
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,7 @@ def publish(
     """
     client = get_client()
     destination = url or conf.webhook_url
+    deduplication_id = _retry_safe(deduplication_id, content_based_deduplication)
     common: dict[str, Any] = {
         "url": destination,
         "body": body,
@@ -125,6 +127,19 @@ def publish(
     except Exception as exc:
         raise _publish_error(exc, client) from exc
     return str(response.message_id)
+
+
+def _retry_safe(deduplication_id: str | None, content_based: bool | None) -> str | None:
+    """The deduplication id of one publish.
+
+    The SDK retries a publish after any error (``DJANGO_QSTASH_PUBLISH_RETRIES``), also after
+    one where QStash had enqueued the message and only its answer was lost. Without an id of
+    its own, each such publish gets a fresh one, so that its retry is deduplicated by QStash
+    (which answers with the first message's id) instead of enqueuing the task twice.
+    """
+    if deduplication_id or content_based or conf.PUBLISH_RETRIES <= 0:
+        return deduplication_id
+    return f"dq-{uuid.uuid4().hex}"
 
 
 def _enqueue_with_delay(
@@ -181,6 +196,11 @@ def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[s
         for key, value in options.items():
             if value is not None and key != "url":
                 item[_BATCH_KEYS.get(key, key)] = dict(value) if key.endswith("headers") else value
+        deduplication_id = _retry_safe(
+            item.get("deduplication_id"), item.get("content_based_deduplication")
+        )
+        if deduplication_id:
+            item["deduplication_id"] = deduplication_id
         items.append(item)
     try:
         responses = client.message.batch(items)
