@@ -339,3 +339,34 @@ def test_a_failure_on_the_last_known_attempt_is_non_retryable():
     assert response.json()["final"] is True
     # Without a known retry budget QStash decides: a retryable answer.
     assert deliver(envelope(explode.name), **{"Upstash-Retried": "5"}).status_code == 500
+
+
+def test_without_a_message_id_the_signed_token_identifies_the_delivery():
+    seen: list[str] = []
+
+    def receiver(sender: Any, delivery: hooks.Delivery, **kwargs: Any) -> None:
+        seen.append(delivery.message_id)
+
+    raw = json.dumps(envelope(remember.name, 1)).encode()
+    with_jti = make_token(raw, URL, jti="jwt_known")
+    without_jti = make_token(raw, URL, jti=...)
+    hooks.task_received.connect(receiver)
+    try:
+        for token in (with_jti, without_jti, without_jti):
+            Client().post(
+                "/qstash/webhook/",
+                raw,
+                content_type="application/json",
+                headers={"Upstash-Signature": token},
+            )
+    finally:
+        hooks.task_received.disconnect(receiver)
+    assert seen[0] == "jti:jwt_known"
+    assert seen[1].startswith("sig:")
+    assert seen[1] == seen[2]  # the same token, the same id: a replay is recognisable
+
+
+def test_the_webhook_is_exempt_from_atomic_requests():
+    from django_qstash.views import qstash_webhook_view
+
+    assert "default" in qstash_webhook_view._non_atomic_requests

@@ -202,7 +202,8 @@ def test_updating_results_running_then_successful(qstash, fake_store):
 def test_errors(qstash, qstash_loop, database_results):
     answer_with(qstash, "msg_error")
     result = docs.fail_with_value_error.using(max_retries=0).enqueue()
-    assert qstash_loop().status_code == 500
+    # max_retries=0: the only attempt failed, so the webhook tells QStash to stop (489).
+    assert qstash_loop().status_code == 489
     result.refresh()
     assert result.status == TaskResultStatus.FAILED
     assert result.errors[0].exception_class is ValueError

@@ -22,12 +22,14 @@ query string ``django_qstash=link`` or ``django_qstash=link_error``; they publis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -76,6 +78,16 @@ def _refuse(reason: str, error: str) -> HttpResponse:
     return _answer(NON_RETRYABLE, reason, error=error)
 
 
+def _fallback_message_id(claims: dict[str, Any]) -> str:
+    # QStash always sends Upstash-Message-Id; without it, the signed token identifies the request
+    # (so a replay of it is still recognised), never a shared placeholder.
+    jti = claims.get("jti")
+    if isinstance(jti, str) and jti:
+        return f"jti:{jti}"
+    digest = hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()
+    return f"sig:{digest[:40]}"
+
+
 def _meta_int(meta: dict[str, Any], key: str) -> int:
     try:
         return max(0, int(meta.get(key) or 0))
@@ -83,7 +95,10 @@ def _meta_int(meta: dict[str, Any], key: str) -> int:
         return 0
 
 
+# Not wrapped in ATOMIC_REQUESTS: the result store's claim must commit before the task runs, and
+# a task's own writes must not be rolled back by a failure of the bookkeeping after it.
 @csrf_exempt
+@transaction.non_atomic_requests
 def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         response = _answer(405, "method_not_allowed", error="the webhook accepts POST only")
@@ -136,7 +151,7 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
 
     options = message.options
     delivery = hooks.Delivery(
-        message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or f"jti:{claims.get('jti')}",
+        message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or _fallback_message_id(claims),
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,
