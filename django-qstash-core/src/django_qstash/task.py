@@ -32,6 +32,7 @@ from django_qstash.exceptions import MaxRetriesExceededError, Retry
 from django_qstash.options import (
     CALL_OPTIONS,
     CARRIED_PUBLISH_OPTIONS,
+    MESSAGE_OPTIONS,
     PUBLISH_OPTIONS,
     RetryPolicy,
     delay_seconds,
@@ -713,24 +714,7 @@ class Task(Generic[P, R]):
 
 
 #: Call options ``_options_for`` reads itself (they are neither publish nor ignored options).
-_CALL_OPTIONS_HANDLED_BELOW = frozenset(
-    {
-        "countdown",
-        "eta",
-        "time_limit",
-        "task_id",
-        "retries",
-        "root_id",
-        "parent_id",
-        "group_id",
-        "expires",
-        "link",
-        "link_error",
-        "shadow",
-        "ignore_result",
-        "throw",
-    }
-)
+_CALL_OPTIONS_HANDLED_BELOW = MESSAGE_OPTIONS | {"countdown", "eta", "time_limit", "throw"}
 
 
 def _simple_parameters(
