@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help uv sync test test-fast test-postgres lint demo run bench clean
+.PHONY: help uv sync test test-fast test-postgres lint demo run bench soak clean
 
 help:
 	@echo "make demo         run the whole loop end to end (dev server + sample project)"
@@ -20,6 +20,7 @@ help:
 	@echo "make test-fast    the suite once, in the workspace environment"
 	@echo "make run          start the dev server and the sample project and leave them running"
 	@echo "make bench        the benchmarks (ratios against baselines measured in the same run)"
+	@echo "make soak         10,000 deliveries on PostgreSQL with a dev-server crash halfway (long)"
 
 # pip refuses to install into an "externally managed" system Python (Debian, Ubuntu): fall back to
 # the user site there.
@@ -57,6 +58,11 @@ run: sync
 
 bench: sync
 	$(UV) run python -m benchmarks
+
+# The long reliability run (tests/reliability/test_soak.py): never part of make test or CI.
+soak: sync
+	DJANGO_QSTASH_SOAK=1 DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+		$(UV) run pytest -m soak -p no:randomly -s -q tests/reliability
 
 clean:
 	rm -rf .nox dist .mypy_cache .ruff_cache .import_linter_cache

@@ -28,15 +28,17 @@ def install_project(session: nox.Session, django: str) -> None:
 def tests(session: nox.Session, django: str) -> None:
     """The whole suite (SQLite), except the wheel-packaging test."""
     install_project(session, django)
-    session.run("python", "-m", "pytest", "-m", "not packaging", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "not packaging and not soak", *session.posargs)
 
 
 @nox.session(name="tests-postgres", python="3.12")
 def tests_postgres(session: nox.Session) -> None:
     """The tests that need PostgreSQL (concurrency), against the server on 127.0.0.1:5432."""
     install_project(session, "6.0")
-    env = {"DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")}
-    session.run("python", "-m", "pytest", "-m", "postgres", *session.posargs, env=env)
+    env = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    }
+    session.run("python", "-m", "pytest", "-m", "postgres and not soak", *session.posargs, env=env)
 
 
 @nox.session(python="3.12")
