@@ -45,7 +45,9 @@ def main(calls: int = 1000, rounds: int = 7) -> str:
         for _ in range(calls):
             delay()
         after = int(raw.get(f"{base_url}/connections").text)
-        medians = compare({"raw httpx POST": raw_post, ".delay()": delay}, calls=calls, rounds=rounds)
+        medians = compare(
+            {"raw httpx POST": raw_post, ".delay()": delay}, calls=calls, rounds=rounds
+        )
         note = f"  ({calls} .delay() calls opened {after - before} new TCP connection(s))"
         return table("Publishing one message (per call)", medians, "raw httpx POST") + "\n" + note
     finally:

@@ -62,7 +62,9 @@ def main(rounds: int = 15) -> str:
     for _ in range(rounds):
         setups["bare settings"].append(sample(SETUP_ONLY, "benchmarks.settings_bare"))
         setups["with django_qstash"].append(sample(SETUP_ONLY, "benchmarks.settings"))
-        firsts["bare JSON view"].append(sample(FIRST_DELIVERY, "benchmarks.settings_bare", token, "/bare/"))
+        firsts["bare JSON view"].append(
+            sample(FIRST_DELIVERY, "benchmarks.settings_bare", token, "/bare/")
+        )
         firsts["django-qstash webhook"].append(
             sample(FIRST_DELIVERY, "benchmarks.settings", token, "/qstash/webhook/")
         )

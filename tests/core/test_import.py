@@ -77,4 +77,6 @@ def test_celery_canvas_names_come_from_the_top_level_package():
     from django_qstash.canvas import chain as canvas_chain
 
     assert chain is canvas_chain
-    assert callable(group) and callable(signature) and isinstance(Signature, type)
+    assert callable(group)
+    assert callable(signature)
+    assert isinstance(Signature, type)

@@ -32,7 +32,9 @@ def test_a_signed_delivery_runs_the_task(webhook):
     response = post(webhook, body, **{"Upstash-Message-Id": "msg_live_1", "Upstash-Retried": "0"})
     assert response.status_code == 200, response.text
     assert response.json()["result"] == "live-1"
-    assert list(TaskRun.objects.values_list("task", "key", "value")) == [("record", "live-1", {"n": 1})]
+    assert list(TaskRun.objects.values_list("task", "key", "value")) == [
+        ("record", "live-1", {"n": 1})
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

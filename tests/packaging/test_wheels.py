@@ -57,7 +57,12 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         timeout=300,
     )
     found = {path.name.split("-")[0]: path for path in out.glob("*.whl")}
-    assert set(found) == {"django_qstash", "django_qstash_core", "django_qstash_results", "django_qstash_schedules"}
+    assert set(found) == {
+        "django_qstash",
+        "django_qstash_core",
+        "django_qstash_results",
+        "django_qstash_schedules",
+    }
     return found
 
 
@@ -65,7 +70,9 @@ def fresh_venv(tmp_path: Path, *wheels: Path) -> Path:
     venv = tmp_path / "venv"
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
-    subprocess.run([uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env)
+    subprocess.run(
+        [uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env
+    )
     python = venv / "bin" / "python"
     links = ["--find-links", str(wheels[0].parent)] if wheels else []
     subprocess.run(
@@ -80,7 +87,12 @@ def fresh_venv(tmp_path: Path, *wheels: Path) -> Path:
 def run(python: Path, apps: list[str], extra: str = "") -> subprocess.CompletedProcess[str]:
     code = f"APPS = {apps!r}\n" + SETUP + textwrap.dedent(extra)
     return subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, timeout=120, cwd="/", env={"PATH": "/usr/bin:/bin"}
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
     )
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 # editable (workspace) install each lives in its own source directory, so the package path
 # must span them all. Extended in place so the module spec (used by tools) sees them too.
 from pkgutil import extend_path
+from typing import TYPE_CHECKING, Any
 
 __path__[:] = extend_path(__path__, __name__)
-
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.10.0"
 __all__ = [

@@ -1,7 +1,4 @@
-"""The webhook route. Include it at DJANGO_QSTASH_WEBHOOK_PATH::
-
-    path("qstash/webhook/", include("django_qstash.urls"))
-"""
+"""The webhook route: ``include("django_qstash.urls")`` at DJANGO_QSTASH_WEBHOOK_PATH."""
 
 from __future__ import annotations
 
