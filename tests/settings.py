@@ -12,3 +12,14 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.pkgtasks", "tests.apps.elsewhere"
 QSTASH_URL = "http://127.0.0.1:9"
 DJANGO_QSTASH_PUBLISH_RETRIES = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import os
+    import tempfile
+
+    # A file, not pytest-django's in-memory database: a live server's threads then get connections
+    # of their own, as a real server's workers do, instead of interleaving their transactions on
+    # the test thread's connection (which made on_commit() fail at random in the docs tests).
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"django-qstash-tests-{os.getpid()}.sqlite3")
+    }
