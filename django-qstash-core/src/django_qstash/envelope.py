@@ -115,6 +115,10 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON value")
 
 
+# Built once: json.loads() with any keyword argument builds a new decoder on every call.
+_decoder = json.JSONDecoder(parse_constant=_not_json)
+
+
 #: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text can hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -128,7 +132,7 @@ def decode(body: bytes | str) -> Envelope:
     """
     try:
         text = body.decode() if isinstance(body, (bytes, bytearray)) else body
-        data = json.loads(text, parse_constant=_not_json)
+        data = _decoder.decode(text)
         if _SURROGATE_ESCAPE.search(text):
             # Surrogate pairs decode to one character; a lone one cannot be encoded.
             _encoder_unicode.encode(data).encode()
