@@ -56,10 +56,17 @@ def main(calls: int = 2000, rounds: int = 9) -> str:
         return call
 
     bare, webhook = request("/bare/", False), request("/qstash/webhook/", True)
+    minimal = request("/minimal/", True)
     assert b'"success"' in bare(), "the bare view must answer 200 success"
     assert b'"success"' in webhook(), "the webhook must answer 200 success"
     medians = compare(
-        {"bare JSON view": bare, "django-qstash webhook": webhook}, calls=calls, rounds=rounds
+        {
+            "bare JSON view": bare,
+            "minimal correct dispatcher": minimal,
+            "django-qstash webhook": webhook,
+        },
+        calls=calls,
+        rounds=rounds,
     )
     assert all(status.startswith("200") for status in statuses)
     return table("Webhook delivery of a trivial task (per request)", medians, "bare JSON view")
