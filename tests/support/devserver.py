@@ -22,13 +22,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+from django_qstash.devserver import process
 
 T = TypeVar("T")
 
@@ -39,16 +40,13 @@ START_TIMEOUT = 20.0
 def wait_until(
     probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, message: str = ""
 ) -> T:
-    """Poll ``probe`` until it returns something truthy; return that, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message or probe}")
-        time.sleep(interval)
-        interval = min(interval * 1.5, 0.25)
+    """Poll ``probe`` until it returns something truthy; return that, or fail the test."""
+    try:
+        return process.wait_until(
+            probe, timeout=timeout, interval=interval, what=message or repr(probe)
+        )
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 class DevServerProcess:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,17 +35,12 @@ from typing import Any
 import httpx
 import pytest
 
+from django_qstash.devserver.process import free_port, stop_process
 from tests.support.devserver import DevServerProcess, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PROJECT = ROOT / "sample_project"
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def database_url(database: Path | str) -> str:
@@ -219,14 +213,7 @@ class DjangoServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
