@@ -236,27 +236,23 @@ class TaskScheduleAdmin(_ScheduleAdmin):
 
     @admin.action(permissions=["change"], description=_("Pause selected schedules (on QStash)"))
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
-        rows = list(queryset)
-        failures = sync.set_active(rows, False)
-        done = len(rows) - len(failures)
-        _report(
-            request,
-            self,
-            ngettext("Paused %d schedule.", "Paused %d schedules.", done) % done if done else "",
-            failures,
-        )
+        self._set_active(request, queryset, active=False)
 
     @admin.action(permissions=["change"], description=_("Resume selected schedules (on QStash)"))
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet[TaskSchedule]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    def _set_active(
+        self, request: HttpRequest, queryset: QuerySet[TaskSchedule], *, active: bool
+    ) -> None:
         rows = list(queryset)
-        failures = sync.set_active(rows, True)
+        failures = sync.set_active(rows, active)
         done = len(rows) - len(failures)
-        _report(
-            request,
-            self,
-            ngettext("Resumed %d schedule.", "Resumed %d schedules.", done) % done if done else "",
-            failures,
-        )
+        if active:
+            message = ngettext("Resumed %d schedule.", "Resumed %d schedules.", done)
+        else:
+            message = ngettext("Paused %d schedule.", "Paused %d schedules.", done)
+        _report(request, self, message % done if done else "", failures)
 
     @admin.action(
         permissions=["change"], description=_("Run selected schedules now (publish once)")
