@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -12,24 +13,24 @@ from django_qstash.results.cleanup import clear_stale_results
 from django_qstash.results.conf import conf
 
 
-def _seconds(value: str) -> int:
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of seconds") from None
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give a number of seconds >= 0")
-    return seconds
+def _whole_number(minimum: int, unit: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``unit`` that is at least ``minimum``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number{unit}") from None
+        if number < minimum:
+            problem = "is negative" if number < 0 else "is too small"
+            raise argparse.ArgumentTypeError(f"{value} {problem}; it must be at least {minimum}")
+        return number
+
+    return parse
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
+_seconds = _whole_number(0, " of seconds")
+_positive = _whole_number(1, "")
 
 
 class Command(BaseCommand):
