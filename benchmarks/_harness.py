@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def per_call_seconds(func: Callable[[], object], calls: int) -> float:
@@ -38,3 +39,12 @@ def table(title: str, medians: dict[str, float], baseline: str, unit: str = "µs
     for name, value in medians.items():
         lines.append(f"  {name:<{width}}  {value * scale:9.1f}  {value / base:6.2f}x")
     return "\n".join(lines)
+
+
+def wsgi_handler(urlconf: object) -> Any:
+    """A WSGI handler whose requests resolve against ``urlconf`` instead of ROOT_URLCONF."""
+    from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+
+    handler = WSGIHandler()
+    handler.request_class = type("Request", (WSGIRequest,), {"urlconf": urlconf})
+    return handler

@@ -119,9 +119,63 @@ def variants() -> dict[str, tuple[str, bytes, str, bool]]:
             URL,
             False,
         ),
+        "signature padded to a multiple of 4": (padded_signature(), BODY, URL, True),
+        "signature in the standard base64 alphabet": (std_alphabet_signature(), BODY, URL, False),
+        "signature with stray bits in its last character": (
+            stray_bits_signature(),
+            BODY,
+            URL,
+            False,
+        ),
+        "non-ASCII character in the signature": (non_ascii_signature(), BODY, URL, False),
+        "non-ASCII body claim": (make_token(BODY, URL, body="\u00e9t\u00e9"), BODY, URL, False),
+        "header with b64 false": (b64_false_token(now), BODY, URL, False),
         "garbage": ("not-a-jwt", BODY, URL, False),
         "two segments": ("a.b", BODY, URL, False),
     }
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _split(token: str) -> tuple[str, str, str]:
+    header, payload, signature = token.split(".")
+    return header, payload, signature
+
+
+def padded_signature() -> str:
+    header, payload, signature = _split(make_token(BODY, URL))
+    assert len(signature) == 43  # 32 bytes: one '=' makes it a multiple of 4
+    return f"{header}.{payload}.{signature}="
+
+
+def std_alphabet_signature() -> str:
+    for index in range(500):
+        header, payload, signature = _split(make_token(BODY, URL, jti=f"jwt_{index}"))
+        if "-" in signature or "_" in signature:
+            standard = signature.replace("-", "+").replace("_", "/")
+            return f"{header}.{payload}.{standard}"
+    raise AssertionError("unreachable")
+
+
+def stray_bits_signature() -> str:
+    # The last of 43 characters carries 2 unused bits: setting one decodes to the same MAC.
+    header, payload, signature = _split(make_token(BODY, URL))
+    last = _ALPHABET.index(signature[-1])
+    return (
+        f"{header}.{payload}.{signature[:-1]}{_ALPHABET[last | 1 if last & 3 == 0 else last & ~3]}"
+    )
+
+
+def non_ascii_signature() -> str:
+    header, payload, signature = _split(make_token(BODY, URL))
+    return f"{header}.{payload}.{signature[:20]}\u00e9{signature[21:]}"
+
+
+def b64_false_token(now: float) -> str:
+    claims = {"iss": "Upstash", "sub": URL, "exp": int(now) + 300, "nbf": int(now)}
+    claims["body"] = signing.body_hash(BODY)
+    return jwt.encode(claims, CURRENT_KEY, algorithm="HS256", headers={"b64": False})
 
 
 @pytest.mark.parametrize("name", list(variants()))

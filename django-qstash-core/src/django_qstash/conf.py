@@ -8,7 +8,8 @@ several settings per delivery, and each read through Django's lazy settings obje
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -20,6 +21,20 @@ DEFAULT_CLOCK_TOLERANCE = 5  # seconds
 
 
 _MISSING = object()
+T = TypeVar("T")
+
+
+def _optional_str(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _url_or_environ(value: Any) -> str | None:
+    # The original package set os.environ["QSTASH_URL"] from settings, so honour both.
+    return _optional_str(value) or os.environ.get("QSTASH_URL") or None
+
+
+def _webhook_path(value: Any) -> str:
+    return value or DEFAULT_WEBHOOK_PATH
 
 
 class Settings:
@@ -31,15 +46,15 @@ class Settings:
     def clear_cache(self, **kwargs: Any) -> None:
         self._cache.clear()
 
-    def _get(self, name: str, default: Any = None) -> Any:
+    def _get(self, name: str, default: Any, convert: Callable[[Any], T]) -> T:
+        # The converted value is what is remembered: the webhook reads these on every delivery.
         value = self._cache.get(name, _MISSING)
         if value is _MISSING:
-            value = self._cache[name] = getattr(settings, name, default)
-        return value
+            value = self._cache[name] = convert(getattr(settings, name, default))
+        return value  # type: ignore[no-any-return]
 
     def _str(self, name: str) -> str | None:
-        value = self._get(name)
-        return str(value) if value else None
+        return self._get(name, None, _optional_str)
 
     @property
     def QSTASH_TOKEN(self) -> str | None:
@@ -56,8 +71,7 @@ class Settings:
     @property
     def QSTASH_URL(self) -> str | None:
         """The QStash API base URL; ``None`` means the SDK's default (the Upstash cloud)."""
-        # The original package set os.environ["QSTASH_URL"] from settings, so honour both.
-        return self._str("QSTASH_URL") or os.environ.get("QSTASH_URL") or None
+        return self._get("QSTASH_URL", None, _url_or_environ)
 
     @property
     def DOMAIN(self) -> str | None:
@@ -65,36 +79,36 @@ class Settings:
 
     @property
     def WEBHOOK_PATH(self) -> str:
-        return self._get("DJANGO_QSTASH_WEBHOOK_PATH") or DEFAULT_WEBHOOK_PATH
+        return self._get("DJANGO_QSTASH_WEBHOOK_PATH", None, _webhook_path)
 
     @property
     def FORCE_HTTPS(self) -> bool:
-        return bool(self._get("DJANGO_QSTASH_FORCE_HTTPS", True))
+        return self._get("DJANGO_QSTASH_FORCE_HTTPS", True, bool)
 
     @property
     def RESULT_TTL(self) -> int:
-        return int(self._get("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL))
+        return self._get("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL, int)
 
     @property
     def ALWAYS_EAGER(self) -> bool:
-        return bool(self._get("DJANGO_QSTASH_ALWAYS_EAGER", False))
+        return self._get("DJANGO_QSTASH_ALWAYS_EAGER", False, bool)
 
     @property
     def EAGER_PROPAGATES(self) -> bool:
-        return bool(self._get("DJANGO_QSTASH_EAGER_PROPAGATES", False))
+        return self._get("DJANGO_QSTASH_EAGER_PROPAGATES", False, bool)
 
     @property
     def MAX_BODY_SIZE(self) -> int:
-        return int(self._get("DJANGO_QSTASH_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE))
+        return self._get("DJANGO_QSTASH_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE, int)
 
     @property
     def CLOCK_TOLERANCE(self) -> int:
-        return int(self._get("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE))
+        return self._get("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE, int)
 
     @property
     def PUBLISH_RETRIES(self) -> int:
         """How often the SDK retries a failed publish (connection errors, lost answers)."""
-        return int(self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3))
+        return self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3, int)
 
     @property
     def webhook_url(self) -> str:

@@ -92,6 +92,8 @@ message_published = Signal()
 
 def send_robust(signal: Signal, sender: Any, **kwargs: Any) -> None:
     """Send a signal; a receiver that raises is logged, never propagated."""
+    if not signal.receivers:  # the usual case: skip Django's dispatch machinery
+        return
     for receiver, response in signal.send_robust(sender, **kwargs):
         if isinstance(response, Exception):
             logger.error(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +139,7 @@ def _retry_safe(deduplication_id: str | None, content_based: bool | None) -> str
     """
     if deduplication_id or content_based or conf.PUBLISH_RETRIES <= 0:
         return deduplication_id
-    return f"dq-{uuid.uuid4().hex}"
+    return f"dq-{os.urandom(16).hex()}"  # as random as a uuid4, without building one
 
 
 def _enqueue_with_delay(

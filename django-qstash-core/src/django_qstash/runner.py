@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_qstash import hooks
 from django_qstash.exceptions import Retry
-from django_qstash.task import TaskRequest, _current_request
+from django_qstash.task import Execution, TaskRequest, _current_execution
 
 if TYPE_CHECKING:
     from django_qstash.task import Task
@@ -93,8 +93,8 @@ def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
 
 def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
     """Run the task for this delivery, send the hooks, and say how it went. Never raises."""
-    request = request_for(task, delivery)
-    token = _current_request.set(request)
+    execution = Execution(task.name, lambda: request_for(task, delivery))
+    token = _current_execution.set(execution)
     if hooks.task_started.receivers:  # skip the dispatch machinery when nobody listens
         hooks.send_robust(hooks.task_started, task, delivery=delivery)
     started = time.perf_counter()
@@ -103,7 +103,7 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
     except Retry as retry:
         outcome = _retried(task, delivery, retry, started)
     except Exception as exc:
-        outcome = _failed(task, delivery, request, exc, started)
+        outcome = _failed(task, delivery, execution.request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
         if hooks.task_succeeded.receivers:
@@ -115,9 +115,9 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
                 duration=outcome.duration,
             )
     finally:
-        _current_request.reset(token)
+        _current_execution.reset(token)
     if getattr(task, "_has_handlers", False):
-        _call_handlers(task, request, outcome)
+        _call_handlers(task, execution.request, outcome)
     return outcome
 
 

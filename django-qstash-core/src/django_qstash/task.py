@@ -103,8 +103,35 @@ class TaskRequest:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-_current_request: contextvars.ContextVar[TaskRequest | None] = contextvars.ContextVar(
-    "django_qstash_request", default=None
+class Execution:
+    """The task running in this context; its :class:`TaskRequest` is built when first read.
+
+    Most tasks never read ``self.request``, so a delivery does not pay for building it.
+    """
+
+    __slots__ = ("_build", "_request", "task_name")
+
+    def __init__(
+        self,
+        task_name: str,
+        build: Callable[[], TaskRequest] | None = None,
+        request: TaskRequest | None = None,
+    ) -> None:
+        self.task_name = task_name
+        self._build = build
+        self._request = request
+
+    @property
+    def request(self) -> TaskRequest:
+        request = self._request
+        if request is None:
+            assert self._build is not None
+            request = self._request = self._build()
+        return request
+
+
+_current_execution: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
+    "django_qstash_execution", default=None
 )
 
 
@@ -260,11 +287,11 @@ class Task(Generic[P, R]):
         """Run the function in this process, like calling it without the decorator."""
         if self.bind:
             request = TaskRequest(task=self.name, args=list(args), kwargs=dict(kwargs))
-            token = _current_request.set(request)
+            token = _current_execution.set(Execution(self.name, request=request))
             try:
                 result: R = self._invoke(list(args), dict(kwargs))
             finally:
-                _current_request.reset(token)
+                _current_execution.reset(token)
             return result
         value: R = self._invoke(list(args), dict(kwargs))
         return value
@@ -280,9 +307,9 @@ class Task(Generic[P, R]):
     @property
     def request(self) -> TaskRequest:
         """The current execution's request (``called_directly`` outside a delivery)."""
-        current = _current_request.get()
-        if current is not None and current.task == self.name:
-            return current
+        current = _current_execution.get()
+        if current is not None and current.task_name == self.name:
+            return current.request
         return TaskRequest(task=self.name)
 
     # ------------------------------------------------------------------------ Celery handlers
