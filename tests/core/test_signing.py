@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 
@@ -130,6 +131,7 @@ def variants() -> dict[str, tuple[str, bytes, str, bool]]:
         "non-ASCII character in the signature": (non_ascii_signature(), BODY, URL, False),
         "non-ASCII body claim": (make_token(BODY, URL, body="\u00e9t\u00e9"), BODY, URL, False),
         "header with b64 false": (b64_false_token(now), BODY, URL, False),
+        "claims with stray bits in their last character": (stray_bits_claims(), BODY, URL, False),
         "garbage": ("not-a-jwt", BODY, URL, False),
         "two segments": ("a.b", BODY, URL, False),
     }
@@ -170,6 +172,19 @@ def stray_bits_signature() -> str:
 def non_ascii_signature() -> str:
     header, payload, signature = _split(make_token(BODY, URL))
     return f"{header}.{payload}.{signature[:20]}\u00e9{signature[21:]}"
+
+
+def stray_bits_claims() -> str:
+    # Signed with the right key over a payload segment that is not canonical base64url.
+    for index in range(50):
+        header, payload, _ = _split(make_token(BODY, URL, jti=f"jwt_{'x' * index}"))
+        if len(payload) % 4 == 2:  # its last character carries 4 unused bits
+            last = _ALPHABET.index(payload[-1])
+            payload = payload[:-1] + _ALPHABET[last | 1]
+            mac = hmac.new(CURRENT_KEY.encode(), f"{header}.{payload}".encode(), "sha256")
+            signature = base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+            return f"{header}.{payload}.{signature}"
+    raise AssertionError("unreachable")
 
 
 def b64_false_token(now: float) -> str:

@@ -113,7 +113,7 @@ def verify(
     try:
         claims = json.loads(_b64url_decode(payload_b64).decode())
     except (ValueError, binascii.Error, RecursionError):
-        raise SignatureError("the signature's claims are not valid JSON") from None
+        raise SignatureError("the signature's claims are not base64url-encoded JSON") from None
     if not isinstance(claims, dict):
         raise SignatureError("the signature's claims are not a JSON object")
     _check_claims(claims, body, url, leeway, time.time() if now is None else now)
