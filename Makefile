@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help uv sync test test-fast test-postgres lint demo run bench soak clean
+.PHONY: help uv sync js test test-fast test-postgres lint demo run bench soak clean
 
 help:
 	@echo "make demo         run the whole loop end to end (dev server + sample project)"
@@ -31,11 +31,17 @@ uv:
 sync: uv
 	@$(UV) sync --quiet
 
-test: sync
+# The official JS SDK for tests/devserver/test_js_sdk.py; without npm that test is skipped.
+js:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the JS SDK test will be skipped"; fi
+
+test: sync js
 	$(UV) run nox --sessions tests tests-postgres packaging
 	$(MAKE) lint
 
-test-fast: sync
+test-fast: sync js
 	$(UV) run pytest
 
 test-postgres: sync
@@ -65,4 +71,4 @@ soak: sync
 		$(UV) run pytest -m soak -p no:randomly -s -q tests/reliability
 
 clean:
-	rm -rf .nox dist .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf .nox dist .mypy_cache .ruff_cache .import_linter_cache tests/js/node_modules
