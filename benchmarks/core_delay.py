@@ -9,7 +9,7 @@ import sys
 from benchmarks._harness import compare, table
 
 
-def main(calls: int = 1000, rounds: int = 7) -> str:
+def main(calls: int = 1000, rounds: int = 11) -> str:
     stub = subprocess.Popen(
         [sys.executable, "-m", "benchmarks._qstash_stub"], stdout=subprocess.PIPE, text=True
     )
