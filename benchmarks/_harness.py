@@ -48,3 +48,15 @@ def wsgi_handler(urlconf: object) -> Any:
     handler = WSGIHandler()
     handler.request_class = type("Request", (WSGIRequest,), {"urlconf": urlconf})
     return handler
+
+
+def postgres_dsn(config: dict[str, Any]) -> str:
+    """A libpq connection string from a Django ``DATABASES`` entry."""
+    parts = {
+        "dbname": config["NAME"],
+        "user": config.get("USER"),
+        "password": config.get("PASSWORD"),
+        "host": config.get("HOST"),
+        "port": config.get("PORT"),
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)

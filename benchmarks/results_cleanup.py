@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import postgres_dsn
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "django_qstash_results_taskresult"
 COLUMNS = (
@@ -190,12 +192,12 @@ class PostgresTarget:
         import psycopg
 
         config: dict[str, Any] = environ.Env.db_url_config(url)
-        self.admin_dsn = _dsn(config)
+        self.admin_dsn = postgres_dsn(config)
         self.name_db = f"bench_cleanup_{os.getpid()}"
         with psycopg.connect(self.admin_dsn, autocommit=True) as db:
             db.execute(f'CREATE DATABASE "{self.name_db}"')
         self.database = {**config, "NAME": self.name_db}
-        self.dsn = _dsn(self.database)
+        self.dsn = postgres_dsn(self.database)
 
     def fill(self, count: int, fresh: int) -> None:
         import psycopg
@@ -233,17 +235,6 @@ class PostgresTarget:
 
         with psycopg.connect(self.admin_dsn, autocommit=True) as db:
             db.execute(f'DROP DATABASE IF EXISTS "{self.name_db}"')
-
-
-def _dsn(config: dict[str, Any]) -> str:
-    parts = {
-        "dbname": config["NAME"],
-        "user": config.get("USER"),
-        "password": config.get("PASSWORD"),
-        "host": config.get("HOST"),
-        "port": config.get("PORT"),
-    }
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
 # ------------------------------------------------------------------------------ the run

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import per_call_seconds, table
+from benchmarks._harness import per_call_seconds, postgres_dsn, table
 
 #: The original implementation's cost as given in the issue (SQLite, in-process, per delivery).
 ORIGINAL_FULL = 27.6
@@ -333,7 +333,7 @@ def _postgres_database(url: str | None) -> dict[str, Any] | None:
 
     config: dict[str, Any] = environ.Env.db_url_config(url)
     name = f"bench_results_{os.getpid()}"
-    with psycopg.connect(_dsn(config), autocommit=True) as admin:
+    with psycopg.connect(postgres_dsn(config), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     # Persistent connections, as production PostgreSQL setups (or their poolers) keep them:
     # without, a new connection per request would be most of the time measured.
@@ -345,19 +345,10 @@ def _drop_postgres_database(config: dict[str, Any]) -> None:
     from django.db import connections
 
     connections.close_all()
-    with psycopg.connect(_dsn({**config, "NAME": config["ADMIN_NAME"]}), autocommit=True) as db:
+    with psycopg.connect(
+        postgres_dsn({**config, "NAME": config["ADMIN_NAME"]}), autocommit=True
+    ) as db:
         db.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
-
-
-def _dsn(config: dict[str, Any]) -> str:
-    parts = {
-        "dbname": config["NAME"],
-        "user": config.get("USER"),
-        "password": config.get("PASSWORD"),
-        "host": config.get("HOST"),
-        "port": config.get("PORT"),
-    }
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
 # ------------------------------------------------------------------------------ the original

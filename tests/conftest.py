@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
+
+from django_qstash import hooks
 
 pytest_plugins = [
     "tests.support.signing",
@@ -22,3 +26,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def no_result_store() -> Iterator[None]:
+    """Core alone: no results app store (the webhook then needs no database)."""
+    store = hooks.get_result_store()
+    hooks.unregister_result_store()
+    try:
+        yield
+    finally:
+        if store is not None:
+            hooks.register_result_store(store)

@@ -8,30 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client
 
 from django_qstash import hooks
-from tests.support.recorder import Recorder
 from tests.support.signing import make_token
 
 WEBHOOK = "http://127.0.0.1:8000/qstash/webhook/"
-
-
-@pytest.fixture
-def qstash(recorder: Recorder) -> Iterator[Recorder]:
-    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
-    with override_settings(QSTASH_URL=recorder.url):
-        yield recorder
-
-
-@pytest.fixture
-def no_result_store() -> Iterator[None]:
-    """Core alone: no results app store (the webhook then needs no database)."""
-    store = hooks.get_result_store()
-    hooks.unregister_result_store()
-    yield
-    if store is not None:
-        hooks.register_result_store(store)
 
 
 def deliver(

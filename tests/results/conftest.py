@@ -13,7 +13,6 @@ from django.db import OperationalError, connection
 from django.test import Client, override_settings
 
 from django_qstash import hooks
-from tests.support.recorder import Recorder
 from tests.support.signing import make_token
 
 WEBHOOK_PATH = "/qstash/webhook/"
@@ -111,13 +110,6 @@ def no_store() -> Iterator[None]:
     finally:
         if registered is not None:
             hooks.register_result_store(registered)
-
-
-@pytest.fixture
-def qstash(recorder: Recorder) -> Iterator[Recorder]:
-    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
-    with override_settings(QSTASH_URL=recorder.url):
-        yield recorder
 
 
 @contextmanager

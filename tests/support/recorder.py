@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 
 @dataclass
@@ -79,3 +80,10 @@ def recorder() -> Iterator[Recorder]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def qstash(recorder: Recorder) -> Iterator[Recorder]:
+    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
+    with override_settings(QSTASH_URL=recorder.url):
+        yield recorder

@@ -14,7 +14,6 @@ from django.test import Client, override_settings
 
 from django_qstash import hooks
 from django_qstash.tasks_compat import task_enqueued, task_finished, task_started
-from tests.support.recorder import Recorder
 from tests.support.signing import make_token
 from tests.tasks_backend import tasks
 
@@ -32,24 +31,6 @@ def qstash_backend() -> Iterator[None]:
     tasks.calls.clear()
     with override_settings(TASKS=QSTASH_TASKS, DJANGO_QSTASH_ALWAYS_EAGER=False):
         yield
-
-
-@pytest.fixture
-def qstash(recorder: Recorder) -> Iterator[Recorder]:
-    """Point the publisher at the loopback recorder, which answers like QStash's publish."""
-    with override_settings(QSTASH_URL=recorder.url):
-        yield recorder
-
-
-@pytest.fixture
-def no_result_store() -> Iterator[None]:
-    store = hooks.get_result_store()
-    hooks.unregister_result_store()
-    try:
-        yield
-    finally:
-        if store is not None:
-            hooks.register_result_store(store)
 
 
 class FakeStore:
