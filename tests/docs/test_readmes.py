@@ -156,7 +156,7 @@ def test_urls_fragment(block: Block) -> None:
 @pytest.fixture(scope="module")
 def qstash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A QStash dev server subprocess (fast retries), started with the demo's own helper."""
-    from demo import Stack, free_port  # sample_project/demo.py
+    from tour.servers import Stack, free_port  # sample_project/tour/
 
     workdir = tmp_path_factory.mktemp("readme-devserver")
     stack = Stack(
