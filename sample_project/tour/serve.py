@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from tour.servers import (
+    MANAGE,
     RETRY_SCALE,
     SAMPLE_PROJECT,
     Stack,
@@ -18,11 +21,15 @@ from tour.servers import (
     stopped_on_exit,
 )
 
+#: The ports the sample project's settings (and the README's admin URL) expect.
+QSTASH_PORT = 8080
+DJANGO_PORT = 8000
+
 
 def serve_main(args: argparse.Namespace) -> int:
     """``make run``: both servers on the project's own settings, until Ctrl-C."""
-    qstash_port = 8080 if port_is_free(8080) else free_port()
-    django_port = 8000 if port_is_free(8000) else free_port()
+    qstash_port = QSTASH_PORT if port_is_free(QSTASH_PORT) else free_port()
+    django_port = DJANGO_PORT if port_is_free(DJANGO_PORT) else free_port()
     # Logs and the dev server's messages live outside the repository, and outlive a restart.
     workdir = Path(tempfile.gettempdir()) / "django-qstash-run"
     workdir.mkdir(exist_ok=True)
@@ -45,13 +52,10 @@ def serve_main(args: argparse.Namespace) -> int:
                 f"sample project     {stack.django_url}   (log: {stack.servers[1].log_path})\n"
                 f"admin              {stack.django_url}/admin/   "
                 + ("user admin, password admin" if created else "log in as your superuser")
-                + "\n\nTry it in another terminal:\n"
-                f"  cd sample_project && DJANGO_QSTASH_DOMAIN={stack.django_url} "
-                f"QSTASH_URL={stack.qstash_url} \\\n"
-                "    python manage.py shell -c "
-                "'from example.tasks import math_add_task; print(math_add_task.delay(2, 3))'\n"
-                "then watch the result appear under Task results in the admin.\n"
-                "Ctrl-C stops both servers.",
+                + "\n\nTry it in another terminal (from this directory):\n"
+                f"  {try_it_command(stack)}\n"
+                "It prints 5 once QStash has delivered the task; the result is under Task results "
+                "in the admin.\nCtrl-C stops both servers.",
                 flush=True,
             )
             while True:
@@ -64,6 +68,28 @@ def serve_main(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"make run failed: {exc}", file=sys.stderr)
         return 1
+
+
+def try_it_command(stack: Stack) -> str:
+    """A shell command that works as printed from the current directory: this interpreter (the
+    workspace's .venv, which nothing activates) and, only where ``make run`` had to move off the
+    ports the sample settings expect, the addresses it moved to."""
+    python = Path(sys.executable)
+    with suppress(ValueError):
+        python = python.relative_to(Path.cwd())
+    manage = MANAGE
+    with suppress(ValueError):
+        manage = manage.relative_to(Path.cwd())
+    moved = []
+    if stack.django_port != DJANGO_PORT:
+        moved.append(f"DJANGO_QSTASH_DOMAIN={stack.django_url}")
+    if stack.qstash_port != QSTASH_PORT:
+        moved.append(f"QSTASH_URL={stack.qstash_url}")
+    code = (
+        "from example.tasks import math_add_task; print(math_add_task.delay(2, 3).get(timeout=30))"
+    )
+    words = [*moved, shlex.quote(str(python)), shlex.quote(str(manage)), "shell", "-c"]
+    return " ".join(words) + f" '{code}'"
 
 
 def _dotenv_database_url() -> str:

@@ -29,7 +29,10 @@ CRON_TICK = 2.0
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as runserver and the dev
+    server set it: connections of a server stopped a moment ago (TIME_WAIT) do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -110,9 +113,6 @@ class Stack:
             DJANGO_QSTASH_DOMAIN=self.django_url,
             DJANGO_QSTASH_FORCE_HTTPS="0",
             DJANGO_QSTASH_ALWAYS_EAGER="0",
-            # A PENDING row as soon as a task is published, so the tour (and the admin) show
-            # tasks that are still waiting for QStash, such as the countdown.
-            DJANGO_QSTASH_RESULTS_STORE_PENDING="1",
         )
         if self.token:
             env.update(

@@ -300,7 +300,8 @@ def test_the_docs_say_what_the_failed_tasks_were_answered(demo: dict[str, Any]) 
     (final,) = statuses("fails", "FAILED")
     assert (retried, final) == ("500", "489")
     assert "the task raised" in answers[retried]
-    assert "the task raised" in answers[final] and "max_retries=0" in answers[final]
+    assert "the task raised" in answers[final]
+    assert "max_retries=0" in answers[final]
     root = " ".join((ROOT / "README.md").read_text().split())
     assert "a `500` means the task itself raised" not in root
     assert "`489` on its last attempt" in root
