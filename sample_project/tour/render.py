@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tour.servers import Stack
-from tour.steps import Action, Tour, wait_for
+from tour.steps import Action, Step, Tour, wait_for
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def summary_lines(tour: Tour, dead: list[dict[str, Any]]) -> list[str]:
@@ -30,53 +33,77 @@ def summary_lines(tour: Tour, dead: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: The colour of each state, QStash's and Django's.
+COLOUR = {
+    "SUCCESS": "green",
+    "DELIVERED": "green",
+    "FAILURE": "red",
+    "FAILED": "red",
+    "RETRY": "yellow",
+    "ERROR": "yellow",
+    "STARTED": "cyan",
+    "ACTIVE": "cyan",
+    "PENDING": "dim",
+    "CREATED": "dim",
+}
+
+
+def tour_table(steps: list[Step]) -> Table:
+    """One row per message. No vertical rules, and the states, step names and tries at their
+    full width; the call, message id and result share what is left of the terminal (ellipsized),
+    so every column stays readable from 80 columns up."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title="django-qstash tour",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        expand=True,
+    )
+    table.add_column("step", no_wrap=True, style="bold", min_width=9)
+    table.add_column("call", no_wrap=True, overflow="ellipsis", style="dim", ratio=4, width=12)
+    table.add_column("message id", no_wrap=True, overflow="ellipsis", ratio=2, width=10)
+    table.add_column("QStash", no_wrap=True, min_width=9)
+    table.add_column("Django", no_wrap=True, min_width=7)
+    table.add_column("tries", no_wrap=True, justify="right", min_width=5)
+    table.add_column("result", no_wrap=True, overflow="ellipsis", ratio=3, width=10)
+    for s in steps:
+        table.add_row(
+            s.key,
+            s.call,
+            s.message_id,
+            Text(s.qstash, style=COLOUR.get(s.qstash, "")),
+            Text(s.django, style=COLOUR.get(s.django, "")),
+            str(s.attempts or ""),
+            s.result,
+        )
+    return table
+
+
+def status_line(tour: Tour) -> str:
+    waiting = tour.pending()
+    if waiting:
+        return f"{tour.elapsed():.1f}s, waiting for {', '.join(waiting)}"
+    return "all done"
+
+
 def live_tour(stack: Stack, actions: list[Action]) -> Tour:
     from rich.console import Console, Group
     from rich.live import Live
-    from rich.table import Table
     from rich.text import Text
 
     console = Console()
     log: list[str] = []
-    colour = {
-        "SUCCESS": "green",
-        "DELIVERED": "green",
-        "FAILURE": "red",
-        "FAILED": "red",
-        "RETRY": "yellow",
-        "ERROR": "yellow",
-        "STARTED": "cyan",
-        "ACTIVE": "cyan",
-        "PENDING": "dim",
-        "CREATED": "dim",
-    }
 
     def render() -> Group:
-        table = Table(title="django-qstash tour", expand=False)
-        table.add_column("step", no_wrap=True, style="bold", min_width=9)
-        table.add_column("call", overflow="ellipsis", no_wrap=True, max_width=44, style="dim")
-        table.add_column("message id", overflow="ellipsis", no_wrap=True, max_width=14)
-        table.add_column("QStash", no_wrap=True, min_width=9)
-        table.add_column("Django", no_wrap=True, min_width=7)
-        table.add_column("tries", justify="right", min_width=5)
-        table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=36)
-        for s in tour.steps:
-            table.add_row(
-                s.key,
-                s.call,
-                s.message_id,
-                Text(s.qstash, style=colour.get(s.qstash, "")),
-                Text(s.django, style=colour.get(s.django, "")),
-                str(s.attempts or ""),
-                s.result,
-            )
-        waiting = tour.pending()
-        status = (
-            f"{tour.elapsed():.1f}s, waiting for {', '.join(waiting)}" if waiting else "all done"
-        )
-        return Group(table, Text("\n".join(log[-8:]), style="dim"), Text(status, style="bold"))
+        recent = [Text(line, style="dim", no_wrap=True, overflow="ellipsis") for line in log[-8:]]
+        return Group(tour_table(tour.steps), *recent, Text(status_line(tour), style="bold"))
 
-    tour = Tour(stack, log.append)
+    tour = Tour(stack, log.append, planned=len(actions))
     with Live(render(), console=console, refresh_per_second=8) as live:
         redraw = lambda: live.update(render())  # noqa: E731
         tour.run(actions, redraw)

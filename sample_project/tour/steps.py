@@ -177,7 +177,7 @@ class Tour:
     """Run the actions, then follow every message through the dev server's log and the results
     table, until each has reached its final state."""
 
-    def __init__(self, stack: Stack, say: Callable[[str], None]) -> None:
+    def __init__(self, stack: Stack, say: Callable[[str], None], *, planned: int = 0) -> None:
         import httpx
 
         self.stack = stack
@@ -191,6 +191,8 @@ class Tour:
         #: Called on every poll until they return True (e.g. pause the schedule after two runs).
         self.settlers: list[Callable[[], bool]] = []
         self.started = time.monotonic()
+        #: Actions not yet run: until they are, the tour is not done, even with nothing in flight.
+        self.unpublished = planned
         self.seen_events: set[str] = set()
         self.http = httpx.Client(
             base_url=stack.qstash_url,
@@ -214,8 +216,10 @@ class Tour:
 
     def run(self, actions: list[Action], redraw: Callable[[], None] = lambda: None) -> None:
         """Run the actions one by one, a moment apart, so that each can be followed."""
+        self.unpublished = len(actions)
         for action in actions:
             action.run(self)
+            self.unpublished -= 1
             pause = time.monotonic() + STEP_PAUSE
             while time.monotonic() < pause:
                 self.poll()
@@ -286,7 +290,10 @@ class Tour:
         for group, count in self.expected.items():
             if len([s for s in self.steps if s.group == group]) < count:
                 waiting.append(f"{group} ({count} runs)")
-        return waiting + ["cron (pause)" for _ in self.settlers]
+        waiting += ["cron (pause)" for _ in self.settlers]
+        if self.unpublished:
+            waiting.append(f"{self.unpublished} more to publish")
+        return waiting
 
     def dead_letters(self) -> list[dict[str, Any]]:
         response = self.http.get("/v2/dlq")
