@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs.commands import all_printed_commands
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "django-qstash-core" / "README.md"
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(?:(file|append)\s+(\S+)|(shell[\w ,]*?))\s*-->$")
@@ -63,14 +65,14 @@ def wait_until(condition, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv")
     if uv is None:
-        pytest.skip("uv is needed to build the wheel")
+        pytest.skip("uv is needed to build the wheels")
     out = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
-        [uv, "build", "--package", "django-qstash-core", "--wheel", "--out-dir", str(out)],
+        [uv, "build", "--all-packages", "--wheel", "--out-dir", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -79,12 +81,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_quick_start_works_as_printed(wheelhouse: Path, tmp_path: Path) -> None:
-    busy = [port for port in (8000, 8080) if listening(port)]
-    if busy:
-        pytest.skip(f"something else listens on {busy}")
-    home = tmp_path / "home"
-    home.mkdir()
+def user_env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -97,6 +94,44 @@ def test_the_quick_start_works_as_printed(wheelhouse: Path, tmp_path: Path) -> N
         PYTHONUNBUFFERED="1",  # so the test can read runserver's output while it runs
         XDG_STATE_HOME=str(tmp_path / "state"),
     )
+    return env
+
+
+PIP_COMMANDS = sorted(c for c in all_printed_commands() if c.startswith("pip install "))
+APPS = {
+    "django-qstash-core": {"django-qstash-core"},
+    "django-qstash-results": {"django-qstash-core", "django-qstash-results"},
+    "django-qstash-schedules": {"django-qstash-core", "django-qstash-schedules"},
+    "django-qstash": {"django-qstash-core", "django-qstash-results", "django-qstash-schedules"},
+}
+
+
+@pytest.mark.parametrize("command", PIP_COMMANDS)
+def test_each_printed_pip_install_installs_what_it_says(wheelhouse, tmp_path, command):
+    """Each ``pip install`` line of the READMEs, as printed, in a fresh virtualenv."""
+    listing = (
+        "import importlib.metadata as m; "
+        "print(' '.join(sorted(d.metadata['Name'] for d in m.distributions())))"
+    )
+    script = f'python3 -m venv v && source v/bin/activate\n{command}\npython -c "{listing}"'
+    result = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, env=user_env(wheelhouse, tmp_path),
+        capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = {name.replace("_", "-") for name in result.stdout.split()}
+    wanted = set().union(*(APPS[name] for name in command.split()[2:]))
+    assert wanted <= installed
+    assert not ({"django-qstash-results", "django-qstash-schedules"} - wanted) & installed
+
+
+def test_the_quick_start_works_as_printed(wheelhouse: Path, tmp_path: Path) -> None:
+    busy = [port for port in (8000, 8080) if listening(port)]
+    if busy:
+        pytest.skip(f"something else listens on {busy}")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = user_env(wheelhouse, tmp_path)
     steps = quick_start_steps()
     assert [s.kind for s in steps] == [
         "shell",
