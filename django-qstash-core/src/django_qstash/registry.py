@@ -1,7 +1,8 @@
 """The one registry of tasks, filled as task modules are imported (see ``apps.py``).
 
-The webhook looks tasks up here by registered name only, so a message can never make it import
-an arbitrary module path.
+The webhook looks tasks up here by registered name. A name nothing has registered yet is looked
+for by module path, inside installed apps' packages only (``discovery.paths``), so a message can
+never make the process import an arbitrary module.
 """
 
 from __future__ import annotations
@@ -38,13 +39,23 @@ class TaskRegistry:
         self._tasks.pop(name, None)
 
     def get(self, name: str) -> Task[..., object]:
-        try:
-            return self._tasks[name]
-        except KeyError:
+        """The task registered as ``name``, or found by that module path in an installed app."""
+        task = self._tasks.get(name)
+        if task is not None:
+            return task
+        from django_qstash.discovery.paths import resolve
+
+        task = resolve(name, self)
+        if task is None:
             raise TaskNotRegistered(
-                f"no task named {name!r} is registered; is its module in an installed app "
-                "(tasks.py, a tasks/ package, or imported by the app)?"
-            ) from None
+                f"no task named {name!r} is registered, and no installed app's module defines "
+                "a task at that path"
+            )
+        return task
+
+    def registered(self, name: str) -> Task[..., object]:
+        """The task registered as ``name``, without looking anywhere else (KeyError)."""
+        return self._tasks[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks
