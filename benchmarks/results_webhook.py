@@ -60,7 +60,11 @@ def _use(alias: str, mode: str) -> None:
     from django.conf import settings
 
     settings.BENCH_ALIAS = alias
-    settings.DJANGO_QSTASH_RESULTS_CLAIM_MODE = mode
+    if getattr(settings, "DJANGO_QSTASH_RESULTS_CLAIM_MODE", None) != mode:
+        from django_qstash.results.conf import conf
+
+        settings.DJANGO_QSTASH_RESULTS_CLAIM_MODE = mode
+        conf.clear_cache()  # what override_settings' setting_changed signal does
 
 
 def _configure(tmp: Path, postgres: dict[str, Any] | None) -> list[str]:
