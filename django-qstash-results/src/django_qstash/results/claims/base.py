@@ -107,6 +107,9 @@ def started(delivery: hooks.Delivery, now: datetime.datetime | None = None) -> d
     }
     if delivery.schedule_id:
         update["schedule_id"] = delivery.schedule_id
+    django_task = delivery.options.get("django_task")
+    if isinstance(django_task, dict):  # what get_result() needs to rebuild the TaskResult
+        update["django_task"] = django_task
     return update
 
 
