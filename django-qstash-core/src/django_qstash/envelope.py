@@ -16,6 +16,8 @@ webhook cannot tell them apart. Wire format (version 1)::
   ``link``;
 * ``root_id``, ``parent_id``, ``group_id``, ``shadow``, ``ignore_result``;
 * ``publish``: per-call publish options (queue, timeout, ...) a ``self.retry()`` reuses.
+* ``django_task``: a ``django.tasks`` task's ``enqueued_at`` (ISO 8601) and the ``using()``
+  options it was enqueued with, where they differ from the task as defined.
 """
 
 from __future__ import annotations
@@ -195,7 +197,8 @@ _HINTS: list[tuple[type, str]] = [
 ]
 
 
-def _hint(value: Any, name: str) -> str:
+def json_hint(value: Any, name: str) -> str:
+    """How to pass ``value`` (the argument ``name``) as JSON instead."""
     try:
         from django.db.models import Model, QuerySet
 
@@ -244,6 +247,6 @@ def _explain_unserialisable(envelope: Envelope, exc: Exception) -> ArgumentsNotS
             path, bad = found
             return ArgumentsNotSerializable(
                 f"{path} is a {type(bad).__name__}, which cannot be sent as JSON: "
-                f"{_hint(bad, path)}. Nothing was published."
+                f"{json_hint(bad, path)}. Nothing was published."
             )
     return ArgumentsNotSerializable(f"the task message cannot be sent as JSON ({exc}).")

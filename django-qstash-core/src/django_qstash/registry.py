@@ -1,7 +1,7 @@
 """The one registry of tasks, filled as task modules are imported (see ``apps.py``).
 
-The webhook looks tasks up here by registered name. A name nothing has registered yet is looked
-for by module path, inside installed apps' packages only (``discovery.paths``), so a message can
+The webhook looks tasks up here by registered name; a name nothing registered yet is looked for
+by module path inside installed apps' packages only (``discovery.paths``), so a message can
 never make the process import an arbitrary module.
 """
 
@@ -39,23 +39,13 @@ class TaskRegistry:
         self._tasks.pop(name, None)
 
     def get(self, name: str) -> Task[..., object]:
-        """The task registered as ``name``, or found by that module path in an installed app."""
-        task = self._tasks.get(name)
-        if task is not None:
-            return task
-        from django_qstash.discovery.paths import resolve
-
-        task = resolve(name, self)
-        if task is None:
+        try:
+            return self._tasks[name]
+        except KeyError:
             raise TaskNotRegistered(
-                f"no task named {name!r} is registered, and no installed app's module defines "
-                "a task at that path"
-            )
-        return task
-
-    def registered(self, name: str) -> Task[..., object]:
-        """The task registered as ``name``, without looking anywhere else (KeyError)."""
-        return self._tasks[name]
+                f"no task named {name!r} is registered, and no module of an installed app "
+                "defines a task at that path"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks

@@ -17,10 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django_qstash.envelope import json_hint
 from django_qstash.exceptions import ArgumentsNotSerializable
 from django_qstash.tasks_compat import normalize_json
 
 NOTHING_PUBLISHED = "Nothing was published."
+
+#: Where a refused value sits (``kwargs['a'][2]``) and the value itself.
+Offender = tuple[str, Any]
 
 
 def normalize_arguments(
@@ -30,29 +34,31 @@ def normalize_arguments(
     try:
         return normalize_json(list(args)), normalize_json(dict(kwargs))
     except ValueError as exc:
-        path = _first_offender(args, kwargs, undecodable=True)
+        path, _ = _first_offender(args, kwargs, undecodable=True)
         raise ValueError(
             f"{exc}: {path} is bytes that are not UTF-8 text, which Django's Tasks framework "
             f"cannot turn into text (decode it, or base64-encode it). {NOTHING_PUBLISHED}"
         ) from None
     except TypeError as exc:
-        path = _first_offender(args, kwargs, undecodable=False)
+        path, value = _first_offender(args, kwargs, undecodable=False)
         raise ArgumentsNotSerializable(
-            f"{exc}: {path} cannot be sent as JSON (pass plain JSON values: str, int, float, "
-            f"bool, None, lists and dicts). {NOTHING_PUBLISHED}"
+            f"{exc}: {path} is a {type(value).__name__}, which cannot be sent as JSON: "
+            f"{json_hint(value, path)}. {NOTHING_PUBLISHED}"
         ) from None
 
 
-def _first_offender(args: Sequence[Any], kwargs: Mapping[str, Any], *, undecodable: bool) -> str:
-    """Where the first value ``normalize_json`` refuses sits, e.g. ``kwargs['a'][2]``."""
+def _first_offender(
+    args: Sequence[Any], kwargs: Mapping[str, Any], *, undecodable: bool
+) -> Offender:
+    """The first value ``normalize_json`` refuses, and where it sits."""
     for root, value in (("args", list(args)), ("kwargs", dict(kwargs))):
         found = _find(value, root, undecodable)
         if found is not None:
             return found
-    return "an argument"
+    return ("an argument", None)
 
 
-def _find(value: Any, path: str, undecodable: bool) -> str | None:
+def _find(value: Any, path: str, undecodable: bool) -> Offender | None:
     # The same order of cases as Django's normalize_json, so the path is the value it refused.
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -65,7 +71,7 @@ def _find(value: Any, path: str, undecodable: bool) -> str | None:
         try:
             value.decode()
         except UnicodeDecodeError:
-            return path if undecodable else None
+            return (path, value) if undecodable else None
         return None
     if value is None or isinstance(value, (str, int, float, bool)):
         return None
@@ -75,4 +81,4 @@ def _find(value: Any, path: str, undecodable: bool) -> str | None:
             if found is not None:
                 return found
         return None
-    return None if undecodable else path
+    return None if undecodable else (path, value)

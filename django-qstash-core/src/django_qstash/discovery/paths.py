@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 
+from django_qstash.registry import registry
+
 if TYPE_CHECKING:
-    from django_qstash.registry import TaskRegistry
     from django_qstash.task import Task
 
 logger = logging.getLogger("django_qstash")
@@ -51,7 +52,15 @@ def in_installed_app(module: str) -> bool:
     )
 
 
-def resolve(name: str, registry: TaskRegistry) -> Task[..., Any] | None:
+def find_task(name: str) -> Task[..., Any]:
+    """The task registered as ``name``, else the one :func:`resolve` finds at that path; raises
+    :class:`~django_qstash.exceptions.TaskNotRegistered` when there is neither."""
+    if name not in registry:
+        resolve(name)
+    return registry.get(name)  # raises TaskNotRegistered, saying where tasks are looked for
+
+
+def resolve(name: str) -> Task[..., Any] | None:
     """The task that ``name`` names by module path, registered now; None when there is none."""
     parts = split(name)
     if parts is None or not in_installed_app(parts[0]):
@@ -67,7 +76,7 @@ def resolve(name: str, registry: TaskRegistry) -> Task[..., Any] | None:
         return None
     if name not in registry:
         return None
-    task = registry.registered(name)
+    task = registry.get(name)
     value = getattr(module, attribute, None)
     if value is None or not _is_registered_as(value, task):
         return None

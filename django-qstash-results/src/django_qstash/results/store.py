@@ -322,4 +322,7 @@ class DatabaseResultStore:
             kwargs=row.kwargs,
             attempts=row.attempts,
             date_done=row.date_done,
+            date_created=row.date_created,
+            date_started=row.date_started,
+            django_task=row.django_task,
         )
