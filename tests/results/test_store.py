@@ -563,3 +563,28 @@ def test_an_unknown_claim_mode_is_refused_with_the_choices(db_store):
         pytest.raises(ImproperlyConfigured, match=r"\['auto', 'lock', 'row'\]"),
     ):
         db_store.claim(delivery())
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+@pytest.mark.parametrize("published_first", [False, True])
+def test_a_django_task_record_and_the_times_are_stored_and_read_back(db_store, published_first):
+    if published_first:  # a PENDING row from publishing, which the delivery then updates
+        db_store.record_published("msg_1", "example.tasks.record", ["k"], {})
+    record = {"enqueued_at": "2026-01-02T03:04:05.000006+00:00", "queue_name": "emails"}
+    attempt = delivery()
+    attempt.options = {"django_task": record}
+    assert db_store.claim(attempt) is RUN
+    db_store.record_success(attempt, 1, 0.1)
+    stored = db_store.get("msg_1")
+    assert stored is not None
+    assert stored.django_task == record
+    assert stored.date_created == row().date_created
+    assert stored.date_started == row().date_started is not None
+    assert stored.date_done == row().date_done is not None
+
+
+def test_a_row_without_a_django_task_record_reads_none(db_store):
+    attempt = delivery()
+    db_store.claim(attempt)
+    db_store.record_success(attempt, 1, 0.1)
+    assert db_store.get("msg_1").django_task is None

@@ -200,6 +200,15 @@ def test_nan_and_infinity(contract):
         assert result.return_value["args"] == [math.inf]
 
 
+def test_dict_keys_that_are_not_strings(contract):
+    result = contract.settle(tasks.echo.enqueue(mapping={1: "one"}))
+    received = result.return_value["kwargs"]["mapping"]
+    if contract.is_live:
+        assert received == {"1": "one"}  # a JSON message: keys become strings (documented)
+    else:
+        assert received == {1: "one"}  # Django's in-process backends pass them on as they are
+
+
 # ------------------------------------------------------------------ 5. found by module path
 
 
