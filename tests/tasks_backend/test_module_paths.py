@@ -94,6 +94,20 @@ def test_a_shared_task_is_found_by_its_module_path(
     assert (delivered.status_code, delivered.body["result"]) == (200, 15)
 
 
+def test_a_module_that_fails_to_import_is_refused_and_logged(deliver_body, no_result_store, caplog):
+    name = "tests.apps.djangotasks.broken.anything"
+    delivered = deliver_body(envelope(name))
+    assert (delivered.status_code, delivered.body["status"]) == (489, "unknown_task")
+    assert "could not import tests.apps.djangotasks.broken" in caplog.text
+    assert "a_module_that_is_not_installed" in caplog.text
+
+
+def test_a_missing_module_is_refused_quietly(deliver_body, no_result_store, caplog):
+    delivered = deliver_body(envelope("tests.apps.djangotasks.nowhere.anything"))
+    assert delivered.status_code == 489
+    assert "could not import" not in caplog.text
+
+
 def test_a_task_of_another_backend_is_not_run_by_path(deliver_body, no_result_store):
     from django.test import override_settings
 

@@ -183,3 +183,11 @@ def test_without_a_record_the_store_times_are_used(fake_store):
     fake_store.results["msg_1"] = stored("PENDING", date_created=created)
     result = tasks.add.get_result("msg_1")
     assert (result.enqueued_at, result.started_at, result.task) == (created, None, tasks.add)
+
+
+@pytest.mark.parametrize("record", ["garbage", ["queue_name"], {"enqueued_at": "not a time"}])
+def test_a_record_that_is_not_one_is_ignored(fake_store, record):
+    created = timezone.now()
+    fake_store.results["msg_1"] = stored("SUCCESS", date_created=created, django_task=record)
+    result = tasks.add.get_result("msg_1")
+    assert (result.task, result.enqueued_at) == (tasks.add, created)

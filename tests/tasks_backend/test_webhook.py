@@ -161,3 +161,14 @@ def test_with_the_results_app_a_result_can_be_read_and_refreshed(qstash, deliver
         assert result.finished_at is not None
     finally:
         hooks.unregister_result_store()
+
+
+@pytest.mark.parametrize("record", ["garbage", {"queue_name": 7, "enqueued_at": 1}])
+def test_a_message_with_a_malformed_django_task_record_still_runs(deliver_body, record):
+    # Messages built elsewhere (another SDK) may carry anything there: the task as defined runs.
+    body = hooks.build_message(
+        tasks.context_info.module_path, ["k"], options={"django_task": record}
+    )
+    delivered = deliver_body(body)
+    assert delivered.status_code == 200
+    assert delivered.body["result"]["key"] == "k"

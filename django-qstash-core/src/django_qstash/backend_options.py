@@ -188,18 +188,24 @@ def _moment(value: Any) -> datetime.datetime | None:
         return None
 
 
-def enqueued_at_of(record: Mapping[str, Any] | None) -> datetime.datetime | None:
+def _fields(record: Any) -> Mapping[str, Any]:
+    # A message published elsewhere may carry anything here: only a JSON object counts.
+    return record if isinstance(record, Mapping) else {}
+
+
+def enqueued_at_of(record: Any) -> datetime.datetime | None:
     """When the task of a ``django_task`` record was enqueued (None when it does not say)."""
-    return _moment((record or {}).get("enqueued_at"))
+    return _moment(_fields(record).get("enqueued_at"))
 
 
-def task_as_enqueued(defined: Task[..., Any], record: Mapping[str, Any] | None) -> Task[..., Any]:
+def task_as_enqueued(defined: Task[..., Any], record: Any) -> Task[..., Any]:
     """``defined`` with the ``using()`` options a ``django_task`` record carries.
 
     A record that no longer fits the task (its queue left ``QUEUES``, say) gives ``defined``:
     the task runs, and its result shows the task as defined.
     """
-    changes = {name: (record or {})[name] for name in ENQUEUED_FIELDS if name in (record or {})}
+    fields = _fields(record)
+    changes = {name: fields[name] for name in ENQUEUED_FIELDS if name in fields}
     if not changes:
         return defined
     if "run_after" in changes:

@@ -42,10 +42,14 @@ class TaskRegistry:
         try:
             return self._tasks[name]
         except KeyError:
-            raise TaskNotRegistered(
-                f"no task named {name!r} is registered, and no module of an installed app "
-                "defines a task at that path"
-            ) from None
+            raise self.not_registered(name) from None
+
+    def not_registered(self, name: str) -> TaskNotRegistered:
+        """The error for a name that no task has."""
+        return TaskNotRegistered(
+            f"no task named {name!r} is registered, and no module of an installed app "
+            "defines a task at that path"
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks

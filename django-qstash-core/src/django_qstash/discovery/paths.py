@@ -55,9 +55,12 @@ def in_installed_app(module: str) -> bool:
 def find_task(name: str) -> Task[..., Any]:
     """The task registered as ``name``, else the one :func:`resolve` finds at that path; raises
     :class:`~django_qstash.exceptions.TaskNotRegistered` when there is neither."""
-    if name not in registry:
-        resolve(name)
-    return registry.get(name)  # raises TaskNotRegistered, saying where tasks are looked for
+    if name in registry:
+        return registry.get(name)
+    task = resolve(name)
+    if task is None:
+        raise registry.not_registered(name)
+    return task
 
 
 def resolve(name: str) -> Task[..., Any] | None:
@@ -68,7 +71,13 @@ def resolve(name: str) -> Task[..., Any] | None:
     module_name, attribute = parts
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except ImportError as exc:
+        missing = exc.name or ""
+        if module_name != missing and not module_name.startswith(f"{missing}."):
+            # The module exists but fails to import: worth a line in the log.
+            logger.warning(
+                "django-qstash could not import %s to find task %s: %s", module_name, name, exc
+            )
         return None
     except Exception:
         # The app's own module is broken: say so once here; the message is refused as unknown.
