@@ -16,10 +16,10 @@ runner. Nothing else is needed: no worker process.
 
 How a ``@task`` reaches the webhook: Django validates every Task with its backend when it is
 created (``Task.__post_init__`` calls :meth:`QStashBackend.validate_task`), and that is where the
-backend registers an adapter for it in django-qstash's task registry, under the Task's
-``module_path``. The webhook resolves messages by registered name only, as it does for
-``@shared_task``; so a task module must be imported by the process that serves the webhook
-(``tasks.py`` of an installed app is, by autodiscovery).
+backend registers an adapter for it (``backend_adapter``) in django-qstash's task registry, under
+the Task's ``module_path``. The webhook looks a message's task up there; a module of an installed
+app that nothing imported yet is imported by its path (``discovery.paths``), as Django's own
+backends find tasks, but never a module outside installed apps.
 
 Works with ``django.tasks`` (Django 6.0+) and with the ``django-tasks`` backport on Django 5.2.
 Without either, importing this module raises
