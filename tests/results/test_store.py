@@ -431,6 +431,8 @@ def test_get(db_store):
         kwargs={"b": 2},
         attempts=1,
         date_done=row().date_done,
+        date_created=row().date_created,
+        date_started=row().date_started,
     )
 
 
