@@ -16,9 +16,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_qstash import hooks
+from django_qstash.results.locks import AdvisoryLocks, FileLocks, ProcessLocks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from django_qstash.results.store import DatabaseResultStore, jsonable_result
-from tests.results.conftest import is_write, results_sql_fails
+from tests.results.conftest import is_write, other_session_holds, results_sql_fails
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 
@@ -68,6 +69,8 @@ def hold(db_store: DatabaseResultStore, *keys: str) -> Any:
     """Take lock-mode locks as another delivery (another thread or process) would."""
     locks = db_store.locks_for("default")
     assert locks is not None
+    if isinstance(locks, AdvisoryLocks):
+        return other_session_holds(*keys)
     held = locks.try_acquire(list(keys))
     assert not isinstance(held, str)
     return held
@@ -90,10 +93,13 @@ def test_the_mode_follows_the_setting(db_store, claim_mode):
 
 
 @pytest.mark.parametrize("claim_mode", ["auto"], indirect=True)
-def test_auto_is_lock_on_sqlite_and_row_elsewhere(db_store):
+def test_auto_is_lock_on_sqlite_and_postgresql_and_row_elsewhere(db_store):
     from django.db import connection
 
-    assert db_store.claim_mode() == ("lock" if connection.vendor == "sqlite" else "row")
+    assert db_store.claim_mode() == "lock"
+    assert connection.vendor in ("sqlite", "postgresql")
+    kind = AdvisoryLocks if connection.vendor == "postgresql" else (FileLocks, ProcessLocks)
+    assert isinstance(db_store.locks_for("default"), kind)
 
 
 @only_row
@@ -486,9 +492,7 @@ def test_lock_mode_releases_the_locks_of_a_claim_whose_outcome_never_came(db_sto
     assert db_store.claim(delivery(jti="jwt_lost")) is RUN
     # The next claim in this thread means the previous request is over.
     assert db_store.claim(delivery("msg_2")) is RUN
-    other = db_store.locks_for("default").try_acquire(["msg:msg_1", "jti:jwt_lost"])
-    assert not isinstance(other, str)
-    other.release()
+    hold(db_store, "msg:msg_1", "jti:jwt_lost").release()
 
 
 @only_lock

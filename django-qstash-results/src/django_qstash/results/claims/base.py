@@ -244,6 +244,33 @@ def upsert(
     return True
 
 
+def upsert_outcome(
+    using: str, row: dict[str, Any], update: Sequence[str], signature: dict[str, Any] | None
+) -> bool:
+    """Insert or update the message's row (``row``; ``update`` names the fields a conflict
+    updates) and remember the token (``signature``), in one transaction. False on a database
+    without ``ON CONFLICT``.
+
+    On PostgreSQL it is one statement (the token's insert in a data-modifying ``WITH``): one
+    round trip and, outside a transaction, one commit.
+    """
+    connection = connections[using]
+    if connection.vendor not in _UPSERT_VENDORS:
+        return False
+    if signature is None:
+        return upsert(using, TaskResult, row, conflict="task_id", update=update)
+    if connection.vendor != "postgresql":
+        with transaction.atomic(using=using):
+            upsert(using, SeenSignature, signature, conflict="jti")
+            return upsert(using, TaskResult, row, conflict="task_id", update=update)
+    row_sql, row_fields = _upsert_statement(connection, TaskResult, "task_id", update)
+    seen_sql, seen_fields = _upsert_statement(connection, SeenSignature, "jti", ())
+    params = _params(connection, seen_fields, signature) + _params(connection, row_fields, row)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH seen AS ({seen_sql}) {row_sql}", params)
+    return True
+
+
 # ------------------------------------------------------------------------------ writes
 
 
