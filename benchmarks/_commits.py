@@ -1,0 +1,56 @@
+"""Counting the statements and commits a request costs on one Django connection.
+
+Standard library only: the original implementation's benchmark process (another virtualenv)
+imports it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def is_write(sql: str) -> bool:
+    """A statement that changes rows: INSERT/UPDATE/DELETE, or a WITH that holds one."""
+    text = sql.lstrip().upper()
+    verb = text.split(None, 1)[0] if text else ""
+    return verb in _WRITES or (verb == "WITH" and any(w in text for w in _WRITES))
+
+
+class CommitCounter:
+    """Counts statements and commits on one connection (implicit autocommit ones included)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.statements: list[str] = []
+        self.commits = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        verb = sql.lstrip().split(" ", 1)[0].upper()
+        self.statements.append(verb)
+        if self.connection.get_autocommit() and is_write(sql):
+            self.commits += 1  # a write outside a transaction commits on its own
+        return execute(sql, params, many, context)
+
+    def __enter__(self) -> CommitCounter:
+        original = self.connection.commit
+
+        def commit() -> None:
+            self.commits += 1
+            original()
+
+        self._original = original
+        self.connection.commit = commit
+        self._wrapper = self.connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wrapper.__exit__(*exc)
+        self.connection.commit = self._original
+
+    def summary(self) -> str:
+        return f"{len(self.statements)} statements ({', '.join(self.statements)}), " + (
+            f"{self.commits} commit(s)"
+        )
