@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._commits import CommitCounter  # standard library only
+from tests.support.commits import CommitCounter  # standard library only
 
 calls = int(sys.argv[1])
 #: The PostgreSQL database of the original (its own, already created), as a DATABASES entry.

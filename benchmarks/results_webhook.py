@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._commits import CommitCounter
 from benchmarks._harness import per_call_seconds, postgres_dsn, table
+from tests.support.commits import CommitCounter
 
 #: The original implementation's cost as given in the issue (SQLite, in-process, per delivery).
 ORIGINAL_FULL = 27.6

@@ -154,9 +154,3 @@ class OtherSession:
 
 def other_session_holds(*keys: str) -> OtherSession:
     return OtherSession(*keys)
-
-
-def is_write(sql: str) -> bool:
-    """An INSERT or UPDATE, or a data-modifying WITH (the one-statement outcome on PostgreSQL)."""
-    text = sql.lstrip().upper()
-    return text.startswith(("INSERT", "UPDATE")) or (text.startswith("WITH") and "INSERT" in text)

@@ -19,7 +19,8 @@ from django_qstash import hooks
 from django_qstash.results.locks import AdvisoryLocks, FileLocks, ProcessLocks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from django_qstash.results.store import DatabaseResultStore, jsonable_result
-from tests.results.conftest import is_write, other_session_holds, results_sql_fails
+from tests.results.conftest import other_session_holds, results_sql_fails
+from tests.support.commits import is_write
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 

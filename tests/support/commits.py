@@ -1,7 +1,7 @@
 """Counting the statements and commits a request costs on one Django connection.
 
-Standard library only: the original implementation's benchmark process (another virtualenv)
-imports it too.
+Used by the tests and the benchmarks; standard library only, since the benchmark of the original
+implementation imports it too, in a virtualenv of its own.
 """
 
 from __future__ import annotations
