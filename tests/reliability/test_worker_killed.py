@@ -16,13 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import HOLD, SETTINGS, Webhook, message, new_id, start_site
+from tests.reliability.conftest import (
+    HOLD,
+    SETTINGS,
+    SETTINGS_ROW,
+    Webhook,
+    message,
+    new_id,
+    start_site,
+)
 from tests.support.devserver import DevServerProcess, wait_until
 from tests.support.liveserver import DjangoServer, pg_create, pg_drop
 
 pytestmark = pytest.mark.slow
-
-SETTINGS_ROW = "tests.reliability.server_settings_row"
 
 
 def workers(server: DjangoServer) -> list[int]:
