@@ -478,14 +478,32 @@ def test_lock_mode_keeps_the_locks_of_an_unstored_outcome_until_the_token_expire
 ):
     d = delivery(jti="jwt_kept", exp=time.time() + 60)
     db_store.claim(d)
-    with results_sql_fails(is_write), pytest.raises(OperationalError):
-        db_store.record_success(d, "ok", 0.0)
-    # The database is back, nothing was stored: the parked locks hold the message and token.
-    assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
-    assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
+    with results_sql_fails(lambda sql: is_write(sql) and "taskresult" in sql):
+        with pytest.raises(OperationalError):
+            db_store.record_success(d, "ok", 0.0)
+        # The outcome still cannot be written: the kept locks hold the message and its token.
+        assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
+        assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
+    assert not TaskResult.objects.exists()
     # Once the token has expired, core refuses it anyway, and the message is free again.
     monkeypatch.setattr(time, "time", lambda: d.signature_expires + 10)
     assert db_store.claim(delivery(retried=1)) is RUN
+
+
+@only_lock
+def test_lock_mode_writes_an_unstored_outcome_before_its_next_claim(db_store, caplog):
+    d = delivery(jti="jwt_later", exp=time.time() + 60)
+    db_store.claim(d)
+    with results_sql_fails(is_write), pytest.raises(OperationalError):
+        db_store.record_success(d, "ok", 0.0)
+    # The database writes again: the next claim first stores the kept outcome, so the
+    # redelivery is a duplicate and the row is complete.
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        assert db_store.claim(delivery(retried=1)) is ALREADY_SUCCEEDED
+    assert "now that the database answers again" in caplog.text
+    assert (row().status, row().result, row().attempts) == (TaskStatus.SUCCESS, "ok", 1)
+    assert SeenSignature.objects.filter(jti="jwt_later").exists()
+    assert db_store.claim(delivery("msg_2", jti="jwt_later")) is REPLAYED
 
 
 @only_lock

@@ -13,13 +13,11 @@ The locks are taken in a statement of their own, before the reads: a statement s
 database as it was when it began, so reads in the same statement could miss the outcome of the
 delivery that released the locks a moment before.
 
-When the outcome cannot be written:
-
-* locks that are still held are kept by the thread until the delivery's token expires, so
-  neither a redelivery nor a replay can run the task again meanwhile;
-* locks lost with their database session (the database went away) cannot be kept: the process
-  keeps the outcome instead and writes it before its next claim once the database answers, so
-  a redelivery it receives finds the message done.
+When the outcome cannot be written, the process keeps it and writes it before its next claims
+once the database answers, so a redelivery it receives finds the message done; and locks that
+are still held are kept by the thread until the delivery's token expires, so neither a
+redelivery nor a replay can run the task again meanwhile (locks lost with their database
+session, because the database went away, cannot be kept).
 """
 
 from __future__ import annotations
@@ -281,20 +279,24 @@ class LockClaims(ClaimStrategy):
     def _keep(
         self, delivery: hooks.Delivery, claim: _Claim, fields: dict[str, Any], keep_success: bool
     ) -> None:
-        """The outcome could not be written: hold the message until its token expires."""
+        """The outcome could not be written: keep it, to write before this process's next
+        claims, and hold the message until its token expires where the locks still allow."""
+        with self._mutex:
+            self._pending.append(_Pending(claim.expires, delivery, claim, fields, keep_success))
         until = from_timestamp(claim.expires).isoformat()
         if claim.held.still_held():
+            # A session's locks go with its connection, which may close at the end of this
+            # request (CONN_MAX_AGE = 0): the kept outcome covers the rest.
             self._parked().append(_Parked(claim.expires, claim.keys, claim.held))
             logger.warning(
                 "The outcome of %s[%s] was not stored: the message and its token stay locked "
-                "until %s, so that neither a redelivery nor a replay runs it again meanwhile",
+                "until %s, so that neither a redelivery nor a replay runs it again meanwhile, "
+                "and this process writes the outcome before its next claim",
                 delivery.task_name,
                 delivery.message_id,
                 until,
             )
             return
-        with self._mutex:
-            self._pending.append(_Pending(claim.expires, delivery, claim, fields, keep_success))
         logger.warning(
             "The outcome of %s[%s] was not stored and its locks went with the database "
             "session: this process keeps it and writes it before its next claim, until %s",
