@@ -48,8 +48,8 @@ def test_a_first_delivery_is_one_commit_on_postgresql(deliver):
         pytest.skip("needs DATABASE_URL=postgres://... (make test-postgres)")
     counter, message_id = first_delivery(deliver)
     assert counter.commits == 1, counter.summary()
-    # Lock, look up, write (one statement), unlock: the locks are free again.
-    assert counter.statements == ["SELECT", "SELECT", "WITH", "SELECT"], counter.summary()
+    # Two round trips: lock + look up; write + commit + unlock. The locks are free again.
+    assert counter.statements == ["SELECT+SELECT", "WITH+COMMIT+SELECT"], counter.summary()
     other_session_holds(f"msg:{message_id}").release()
 
 
@@ -75,3 +75,16 @@ def test_a_first_delivery_is_one_commit_on_sqlite(deliver):
         pytest.skip("the SQLite run")
     counter, _ = first_delivery(deliver)
     assert counter.commits == 1, counter.summary()
+
+
+@pytest.mark.postgres
+def test_without_pipelining_it_is_still_one_commit_in_four_round_trips(deliver, monkeypatch):
+    # psycopg2, or psycopg 3 with server-side binding, sends one statement per round trip.
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL=postgres://... (make test-postgres)")
+    connection.ensure_connection()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    counter, message_id = first_delivery(deliver)
+    assert counter.commits == 1, counter.summary()
+    assert counter.statements == ["SELECT", "SELECT", "WITH", "SELECT"], counter.summary()
+    other_session_holds(f"msg:{message_id}").release()

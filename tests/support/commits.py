@@ -18,8 +18,15 @@ def is_write(sql: str) -> bool:
     return verb in _WRITES or (verb == "WITH" and any(w in text for w in _WRITES))
 
 
+def verbs(sql: str) -> str:
+    """The statements of one round trip: "SELECT", or "WITH+COMMIT+SELECT" for several."""
+    parts = [part.split(None, 1)[0].upper() for part in sql.split(";") if part.strip()]
+    return "+".join(parts)
+
+
 class CommitCounter:
-    """Counts statements and commits on one connection (implicit autocommit ones included)."""
+    """Counts round trips and commits on one connection (implicit autocommit ones included; a
+    round trip of several statements that writes commits once, with its COMMIT or on its own)."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -27,8 +34,7 @@ class CommitCounter:
         self.commits = 0
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        verb = sql.lstrip().split(" ", 1)[0].upper()
-        self.statements.append(verb)
+        self.statements.append(verbs(sql))
         if self.connection.get_autocommit() and is_write(sql):
             self.commits += 1  # a write outside a transaction commits on its own
         return execute(sql, params, many, context)
@@ -51,6 +57,6 @@ class CommitCounter:
         self.connection.commit = self._original
 
     def summary(self) -> str:
-        return f"{len(self.statements)} statements ({', '.join(self.statements)}), " + (
+        return f"{len(self.statements)} round trips ({', '.join(self.statements)}), " + (
             f"{self.commits} commit(s)"
         )

@@ -28,7 +28,8 @@ import os
 import struct
 import sys
 import threading
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from django.db import DatabaseError, connections
 
@@ -159,6 +160,17 @@ def _select(function: str, count: int) -> str:
     return "SELECT " + ", ".join([f"{function}(%s)"] * count)
 
 
+def _pipelines(connection: Any) -> bool:
+    """Can several statements with parameters go in one round trip? With psycopg 3's
+    client-side binding cursors (Django's default), yes; with server-side binding
+    (``OPTIONS = {"server_side_binding": True}``) or psycopg2, they go one by one."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
+
+
 class _AdvisoryHeld:
     def __init__(self, using: str, session: object, ids: list[int]) -> None:
         self._using = using
@@ -185,6 +197,26 @@ class _AdvisoryHeld:
     def still_held(self) -> bool:
         return bool(self._ids) and self._mine()
 
+    def release_after(self, sql: str, params: Sequence[Any]) -> None:
+        """Run the write ``sql``, commit it, then release the locks: in one round trip where
+        the connection is in autocommit and pipelines (the ``COMMIT`` makes the write visible
+        before the unlock, so whoever takes the locks next reads it), else the write alone
+        (the caller releases)."""
+        connection = connections[self._using]
+        with connection.cursor() as cursor:
+            if (
+                self._ids
+                and self._mine()
+                and connection.get_autocommit()
+                and not connection.in_atomic_block
+                and _pipelines(connection)
+            ):
+                unlock = _select("pg_advisory_unlock", len(self._ids))
+                cursor.execute(f"{sql}; COMMIT; {unlock}", [*params, *self._ids])
+                self._ids = []  # a failed write skips the rest: the locks are still held
+            else:
+                cursor.execute(sql, params)
+
     def renew(self) -> None:
         if not self._ids or self._mine():
             return
@@ -207,16 +239,36 @@ class AdvisoryLocks:
         return f"<AdvisoryLocks {self.using}>"
 
     def try_acquire(self, keys: list[str]) -> Held | str:
+        held, _ = self.try_acquire_then(keys, None, ())
+        return held
+
+    def try_acquire_then(
+        self, keys: list[str], sql: str | None, params: Sequence[Any]
+    ) -> tuple[Held | str, list[tuple[Any, ...]]]:
+        """:meth:`try_acquire`, then the query ``sql`` (whether or not the locks were taken),
+        in one round trip where the connection pipelines: (the locks or the first key taken,
+        the query's rows). The query is a statement of its own, after the locks: it sees what
+        was committed before the locks were released to us."""
         connection = connections[self.using]
         ids = [advisory_key(key) for key in keys]
-        # One statement for every key: one round trip.
+        lock = _select("pg_try_advisory_lock", len(ids))
+        rows: list[tuple[Any, ...]] = []
         with connection.cursor() as cursor:
-            cursor.execute(_select("pg_try_advisory_lock", len(ids)), ids)
-            got = list(cursor.fetchone())
+            if sql is not None and _pipelines(connection):
+                cursor.execute(f"{lock}; {sql}", [*ids, *params])
+                got = list(cursor.fetchone())
+                cursor.nextset()
+                rows = cursor.fetchall()
+            else:
+                cursor.execute(lock, ids)
+                got = list(cursor.fetchone())
+                if sql is not None:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
         session = connection.connection
         if all(got):
-            return _AdvisoryHeld(self.using, session, ids)
+            return _AdvisoryHeld(self.using, session, ids), rows
         _AdvisoryHeld(
             self.using, session, [i for i, ok in zip(ids, got, strict=True) if ok]
         ).release()
-        return keys[got.index(False)]
+        return keys[got.index(False)], rows

@@ -35,10 +35,14 @@ from django.utils import timezone
 from django_qstash import hooks
 from django_qstash.results.claims.base import (
     ClaimStrategy,
+    Found,
+    found_in,
     from_timestamp,
     handled,
     look_up,
+    look_up_statement,
     new_row,
+    outcome_statement,
     remember_signature,
     signature_expiry,
     signature_values,
@@ -114,11 +118,11 @@ class LockClaims(ClaimStrategy):
         # This thread's own parked locks: a database session may take its own locks again.
         kept = {key for parked in self._parked() for key in parked.keys}
         taken = next((key for key in keys if key in kept), None)
-        held = self.locks.try_acquire(keys) if taken is None else taken
+        held, known = self._acquire(keys, using, delivery) if taken is None else (taken, None)
         if isinstance(held, str):
-            return self._turn_away(delivery, using, held)
+            return self._turn_away(delivery, using, held, known)
         try:
-            seen, found = look_up(using, jti, delivery.message_id)
+            seen, found = known or look_up(using, jti, delivery.message_id)
             if seen:
                 held.release()
                 return hooks.ClaimDecision.REPLAYED
@@ -155,14 +159,28 @@ class LockClaims(ClaimStrategy):
         self._local.claim = claim
         return hooks.ClaimDecision.RUN
 
-    def _turn_away(self, delivery: hooks.Delivery, using: str, taken: str) -> hooks.ClaimDecision:
+    def _acquire(
+        self, keys: list[str], using: str, delivery: hooks.Delivery
+    ) -> tuple[Held | str, Found | None]:
+        """The locks (or the first key taken), and what the look-up found when the locks
+        could run it in the same round trip (PostgreSQL)."""
+        try_acquire_then = getattr(self.locks, "try_acquire_then", None)
+        if try_acquire_then is None:
+            return self.locks.try_acquire(keys), None
+        statement = look_up_statement(using, delivery.signature_id, delivery.message_id)
+        held, rows = try_acquire_then(keys, *statement)
+        return held, found_in(rows)
+
+    def _turn_away(
+        self, delivery: hooks.Delivery, using: str, taken: str, known: Found | None
+    ) -> hooks.ClaimDecision:
         """The same token, or the same message, is being handled right now."""
         if taken.startswith("jti:"):
             return hooks.ClaimDecision.REPLAYED
         # Another delivery holds the message. If it already succeeded, that one is only
         # turning a duplicate away (or storing): this one is a duplicate too. A 409 here
         # would make QStash retry a finished message and, its retries spent, dead-letter it.
-        seen, found = look_up(using, delivery.signature_id, delivery.message_id)
+        seen, found = known or look_up(using, delivery.signature_id, delivery.message_id)
         if seen:
             return hooks.ClaimDecision.REPLAYED
         # Remember this token too, so that it can never run the task later (with another
@@ -247,7 +265,7 @@ class LockClaims(ClaimStrategy):
         def write() -> None:
             # A reconnect (ours, or the task's) lost the locks with the old session.
             claim.held.renew()
-            self._store(delivery, claim, fields, keep_success)
+            self._store(delivery, claim, fields, keep_success, release=True)
 
         try:
             with_retries(write, using, delivery)
@@ -262,7 +280,10 @@ class LockClaims(ClaimStrategy):
         claim: _Claim,
         fields: dict[str, Any],
         keep_success: bool,
+        release: bool = False,
     ) -> None:
+        """Write the outcome (``release``: and let the claim's locks go, in the same round trip
+        where the locks can do that)."""
         using = claim.using
         # The claim wrote nothing (unless it tracked STARTED): this attempt's facts go with its
         # outcome, in one transaction. Only this delivery may write the row while it holds the
@@ -270,6 +291,11 @@ class LockClaims(ClaimStrategy):
         row = {**started(delivery, claim.started), **fields}
         new = new_row(delivery, date_created=claim.started, **row)
         signature = None if claim.jti_recorded else signature_values(delivery)
+        release_after = getattr(claim.held, "release_after", None) if release else None
+        statement = outcome_statement(using, new, list(row), signature)
+        if release_after is not None and statement is not None:
+            release_after(*statement)
+            return
         if not upsert_outcome(using, new, list(row), signature):
             with transaction.atomic(using=using):
                 if signature is not None:
