@@ -244,7 +244,7 @@ def _run(
 
     lines = [table("Webhook delivery of a trivial task (per request)", medians, "bare JSON view")]
     lines.append("")
-    lines.append("Cost of one first delivery with the results app (statements, commits):")
+    lines.append("Cost of one first delivery (round trips, with their statements; commits):")
     modes = [("default", "auto"), ("default", "row")]
     if postgres:
         modes += [("postgres", "auto"), ("postgres", "row")]
