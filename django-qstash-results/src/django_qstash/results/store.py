@@ -51,12 +51,22 @@ from django_qstash.results.claims.lock import LockClaims
 from django_qstash.results.claims.row import RowClaims
 from django_qstash.results.conf import conf
 from django_qstash.results.exceptions import TaskExpired
-from django_qstash.results.locks import FileLocks, Locks, ProcessLocks, ofd_locks_available
+from django_qstash.results.locks import (
+    AdvisoryLocks,
+    FileLocks,
+    Locks,
+    ProcessLocks,
+    ofd_locks_available,
+)
 from django_qstash.results.models import TaskResult, TaskStatus
 
 logger = logging.getLogger("django_qstash.results")
 
 __all__ = ["DatabaseResultStore", "jsonable_result"]
+
+#: Where ``auto`` means the lock mode: the database can take the claim's locks without a commit
+#: (PostgreSQL's advisory locks; SQLite, on one host, file locks next to the database).
+LOCKING_VENDORS = frozenset({"sqlite", "postgresql"})
 
 
 def _dotted(cls: type) -> str:
@@ -122,7 +132,7 @@ class DatabaseResultStore:
         connection = connections[using]
         mode = conf.CLAIM_MODE
         if mode == "auto":
-            mode = "lock" if connection.vendor == "sqlite" else "row"
+            mode = "lock" if connection.vendor in LOCKING_VENDORS else "row"
         if mode == "row":
             return self._row
         name = str(connection.settings_dict["NAME"])
@@ -138,6 +148,8 @@ class DatabaseResultStore:
         return strategy
 
     def _make_locks(self, connection: Any, name: str) -> Locks | None:
+        if connection.vendor == "postgresql":
+            return AdvisoryLocks(connection.alias)
         if connection.vendor == "sqlite" and connection.is_in_memory_db():
             return ProcessLocks()  # no other process can open an in-memory database
         if not ofd_locks_available():
@@ -149,7 +161,7 @@ class DatabaseResultStore:
             return None
         if connection.vendor == "sqlite":
             path = f"{name}.qstash-locks"
-        else:  # lock mode forced on a client/server database: one host only
+        else:  # lock mode forced on another client/server database: one host only
             digest = hashlib.sha256(f"{connection.vendor}:{name}".encode()).hexdigest()[:16]
             path = f"{tempfile.gettempdir()}/django-qstash-{digest}.locks"
         return FileLocks(path)

@@ -162,9 +162,12 @@ def _column(model: type[models.Model], name: str, quote: Callable[[str], str]) -
 
 _look_up_sql: dict[str, str] = {}
 
+#: (was this ``jti`` seen, [(status, republished)] of the message's row)
+Found = tuple[bool, list[tuple[str, bool]]]
 
-def look_up(using: str, jti: str | None, message_id: str) -> tuple[bool, list[tuple[str, bool]]]:
-    """(was this ``jti`` seen, [(status, republished)] of the message's row), in one query."""
+
+def look_up_statement(using: str, jti: str | None, message_id: str) -> tuple[str, list[Any]]:
+    """The query :func:`look_up` runs, and its parameters (:func:`found_in` reads its rows)."""
     connection = connections[using]
     sql = _look_up_sql.get(connection.vendor)
     if sql is None:
@@ -176,13 +179,22 @@ def look_up(using: str, jti: str | None, message_id: str) -> tuple[bool, list[tu
             f"{_column(TaskResult, 'republished', qn)} FROM {qn(TaskResult._meta.db_table)} "
             f"WHERE {_column(TaskResult, 'task_id', qn)} = %s"
         )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [jti or "", message_id])
-        found = cursor.fetchall()
+    return sql, [jti or "", message_id]
+
+
+def found_in(rows: Sequence[tuple[Any, ...]]) -> Found:
     return (
-        any(kind == 1 for kind, _, _ in found),
-        [(status, bool(republished)) for kind, status, republished in found if kind == 2],
+        any(kind == 1 for kind, _, _ in rows),
+        [(status, bool(republished)) for kind, status, republished in rows if kind == 2],
     )
+
+
+def look_up(using: str, jti: str | None, message_id: str) -> Found:
+    """Was this ``jti`` seen, and the message's row, in one query."""
+    sql, params = look_up_statement(using, jti, message_id)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return found_in(cursor.fetchall())
 
 
 #: Databases whose INSERT ... ON CONFLICT (column) DO NOTHING / DO UPDATE ... EXCLUDED we use.
@@ -245,6 +257,45 @@ def upsert(
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(connection, fields, values))
     return True
+
+
+def outcome_statement(
+    using: str, row: dict[str, Any], update: Sequence[str], signature: dict[str, Any] | None
+) -> tuple[str, list[Any]] | None:
+    """On PostgreSQL, one statement that inserts or updates the message's row (``row``;
+    ``update`` names the fields a conflict updates) and remembers the token (``signature``, in a
+    data-modifying ``WITH``): one round trip and, outside a transaction, one commit. None
+    elsewhere."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None
+    row_sql, row_fields = _upsert_statement(connection, TaskResult, "task_id", update)
+    params = _params(connection, row_fields, row)
+    if signature is None:
+        return row_sql, params
+    seen_sql, seen_fields = _upsert_statement(connection, SeenSignature, "jti", ())
+    return f"WITH seen AS ({seen_sql}) {row_sql}", _params(connection, seen_fields, signature) + (
+        params
+    )
+
+
+def upsert_outcome(
+    using: str, row: dict[str, Any], update: Sequence[str], signature: dict[str, Any] | None
+) -> bool:
+    """What :func:`outcome_statement` does, in one transaction on any database with ``ON
+    CONFLICT``; False on the others."""
+    statement = outcome_statement(using, row, update, signature)
+    if statement is not None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(*statement)
+        return True
+    if connections[using].vendor not in _UPSERT_VENDORS:
+        return False
+    if signature is None:
+        return upsert(using, TaskResult, row, conflict="task_id", update=update)
+    with transaction.atomic(using=using):
+        upsert(using, SeenSignature, signature, conflict="jti")
+        return upsert(using, TaskResult, row, conflict="task_id", update=update)
 
 
 # ------------------------------------------------------------------------------ writes
