@@ -90,3 +90,14 @@ def test_values_are_converted_once_and_forgotten_when_a_setting_changes():
             assert conf.STARTED_LEASE == 45.0
         assert conf.STARTED_LEASE == 30.0
     assert conf.STARTED_LEASE == SETTINGS["STARTED_LEASE"].default
+
+
+def test_lock_mode_forced_with_djangos_connection_pool_warns(monkeypatch):
+    from django.db import connections
+
+    wrapper = connections["default"]
+    monkeypatch.setattr(wrapper, "vendor", "postgresql")
+    monkeypatch.setitem(wrapper.settings_dict, "OPTIONS", {**wrapper.settings_dict["OPTIONS"]})
+    wrapper.settings_dict["OPTIONS"]["pool"] = True
+    assert ids(DJANGO_QSTASH_RESULTS_CLAIM_MODE="lock") == ["django_qstash_results.W002"]
+    assert ids(DJANGO_QSTASH_RESULTS_CLAIM_MODE="auto") == []

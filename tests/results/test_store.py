@@ -94,13 +94,21 @@ def test_the_mode_follows_the_setting(db_store, claim_mode):
 
 
 @pytest.mark.parametrize("claim_mode", ["auto"], indirect=True)
-def test_auto_is_lock_on_sqlite_and_postgresql_and_row_elsewhere(db_store):
+def test_auto_is_lock_on_sqlite_and_postgresql_and_row_elsewhere(db_store, monkeypatch):
     from django.db import connection
 
     assert db_store.claim_mode() == "lock"
     assert connection.vendor in ("sqlite", "postgresql")
     kind = AdvisoryLocks if connection.vendor == "postgresql" else (FileLocks, ProcessLocks)
     assert isinstance(db_store.locks_for("default"), kind)
+    # Django's connection pool hands a connection, and the advisory locks it holds, to the next
+    # request: auto claims by row there.
+    from django.db import connections
+
+    wrapper = connections["default"]
+    monkeypatch.setitem(wrapper.settings_dict, "OPTIONS", {**wrapper.settings_dict["OPTIONS"]})
+    wrapper.settings_dict["OPTIONS"]["pool"] = True
+    assert db_store.claim_mode() == "row"
 
 
 @only_row

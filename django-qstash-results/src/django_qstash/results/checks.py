@@ -56,9 +56,21 @@ def _check_lock_mode_databases(databases: Any) -> list[CheckMessage]:
     from django.db import connections, router
 
     from django_qstash.results.models import TaskResult
+    from django_qstash.results.store import pooled
 
     alias = router.db_for_write(TaskResult)
-    vendor = connections[alias].vendor
+    connection = connections[alias]
+    vendor = connection.vendor
+    if vendor == "postgresql" and pooled(connection):
+        return [
+            Warning(
+                f"{SETTINGS['CLAIM_MODE'].name} = 'lock' on the PostgreSQL database {alias!r}, "
+                "which uses Django's connection pool: advisory locks a request still holds would "
+                "go back to the pool with its connection.",
+                hint="Use 'auto' (row mode with a pool) or 'row', or drop OPTIONS['pool'].",
+                id="django_qstash_results.W002",
+            )
+        ]
     if vendor in _DATABASE_LOCK_VENDORS:
         return []
     return [

@@ -69,6 +69,18 @@ __all__ = ["DatabaseResultStore", "jsonable_result"]
 LOCKING_VENDORS = frozenset({"sqlite", "postgresql"})
 
 
+def pooled(connection: Any) -> bool:
+    """Django's own connection pool (PostgreSQL ``OPTIONS = {"pool": ...}``): a request's
+    connection goes back to the pool, and advisory locks it still holds go with it to whichever
+    request takes it next."""
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
+
+
+def locks_in_database(connection: Any) -> bool:
+    """Does ``auto`` mean the lock mode on this connection's database?"""
+    return connection.vendor in LOCKING_VENDORS and not pooled(connection)
+
+
 def _dotted(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -132,7 +144,7 @@ class DatabaseResultStore:
         connection = connections[using]
         mode = conf.CLAIM_MODE
         if mode == "auto":
-            mode = "lock" if connection.vendor in LOCKING_VENDORS else "row"
+            mode = "lock" if locks_in_database(connection) else "row"
         if mode == "row":
             return self._row
         name = str(connection.settings_dict["NAME"])

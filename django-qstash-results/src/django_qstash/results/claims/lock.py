@@ -122,7 +122,7 @@ class LockClaims(ClaimStrategy):
         if isinstance(held, str):
             return self._turn_away(delivery, using, held, known)
         try:
-            seen, found = known or look_up(using, jti, delivery.message_id)
+            seen, found = known if known is not None else look_up(using, jti, delivery.message_id)
             if seen:
                 held.release()
                 return hooks.ClaimDecision.REPLAYED
@@ -180,7 +180,11 @@ class LockClaims(ClaimStrategy):
         # Another delivery holds the message. If it already succeeded, that one is only
         # turning a duplicate away (or storing): this one is a duplicate too. A 409 here
         # would make QStash retry a finished message and, its retries spent, dead-letter it.
-        seen, found = known or look_up(using, delivery.signature_id, delivery.message_id)
+        seen, found = (
+            known
+            if known is not None
+            else look_up(using, delivery.signature_id, delivery.message_id)
+        )
         if seen:
             return hooks.ClaimDecision.REPLAYED
         # Remember this token too, so that it can never run the task later (with another
