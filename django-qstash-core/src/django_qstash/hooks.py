@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django_qstash import envelope, pipeline, publisher
-from django_qstash.conf import LazySettings, conf
+from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, conf
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
     DjangoQStashError,
@@ -70,9 +70,11 @@ from django_qstash.store import (
 if TYPE_CHECKING:
     from qstash import QStash
 
+    from django_qstash.conf import Settings
     from django_qstash.task import Task
 
 __all__ = [
+    "DEFAULT_RESULT_TTL",
     "ArgumentsNotSerializable",
     "ClaimDecision",
     "Delivery",
@@ -89,6 +91,7 @@ __all__ = [
     "StoredResult",
     "TaskNotRegistered",
     "build_message",
+    "core_settings",
     "duration_seconds",
     "get_qstash_client",
     "get_result_store",
@@ -113,6 +116,12 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ accessors
+
+
+def core_settings() -> Settings:
+    """Core's settings (``conf``), for the settings the apps share with core
+    (``RESULT_TTL``, ``CLOCK_TOLERANCE``): their defaults are declared once, in core."""
+    return conf
 
 
 def registered_tasks() -> dict[str, Task[..., Any]]:

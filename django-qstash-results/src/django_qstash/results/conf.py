@@ -6,9 +6,8 @@ several settings per delivery. Each default is declared once, in :data:`SETTINGS
 cannot be converted raises ImproperlyConfigured naming the setting, and the system checks
 (:mod:`django_qstash.results.checks`) report it at startup instead.
 
-The app may use only core's public hook API, not core's ``conf``: ``DJANGO_QSTASH_RESULT_TTL``
-and ``DJANGO_QSTASH_CLOCK_TOLERANCE`` are core's settings, read here under the same names and
-with the same defaults.
+``DJANGO_QSTASH_RESULT_TTL`` and ``DJANGO_QSTASH_CLOCK_TOLERANCE`` are core's settings: they are
+read through core's ``conf`` (``hooks.core_settings()``), where their defaults are declared.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
+
+from django_qstash import hooks
 
 #: ``auto``: lock mode where the database can take its locks (SQLite, PostgreSQL), row mode
 #: elsewhere.
@@ -67,18 +67,6 @@ SETTINGS: dict[str, Setting] = {
     s.name.split("_QSTASH_", 1)[1].removeprefix("RESULTS_"): s
     for s in (
         Setting(
-            "DJANGO_QSTASH_RESULT_TTL",
-            604_800,  # 7 days, as in core
-            _number(0, int),
-            "seconds after which a result may be deleted",
-        ),
-        Setting(
-            "DJANGO_QSTASH_CLOCK_TOLERANCE",
-            5,  # seconds, as in core
-            _number(0, float),
-            "how long past a token's exp core still accepts it",
-        ),
-        Setting(
             "DJANGO_QSTASH_RESULTS_STORE_PENDING",
             False,
             _flag,
@@ -117,25 +105,15 @@ SETTINGS: dict[str, Setting] = {
     )
 }
 
-DEFAULT_RESULT_TTL: int = SETTINGS["RESULT_TTL"].default
-
-_MISSING = object()
+DEFAULT_RESULT_TTL: int = hooks.DEFAULT_RESULT_TTL
 
 
-class ResultsSettings:
+class ResultsSettings(hooks.LazySettings):
     """The results app's settings, converted, cached until a ``setting_changed`` signal."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def clear_cache(self, **kwargs: Any) -> None:
-        self._cache.clear()
-
-    def _get(self, key: str) -> Any:
-        value = self._cache.get(key, _MISSING)
-        if value is _MISSING:
-            value = self._cache[key] = self.convert(key, self.raw(key))
-        return value
+    def _setting(self, key: str) -> Any:
+        setting = SETTINGS[key]
+        return self._get(setting.name, setting.default, lambda value: self.convert(key, value))
 
     @staticmethod
     def raw(key: str) -> Any:
@@ -156,37 +134,37 @@ class ResultsSettings:
 
     @property
     def RESULT_TTL(self) -> int:
-        return int(self._get("RESULT_TTL"))
+        return hooks.core_settings().RESULT_TTL
 
     @property
     def CLOCK_TOLERANCE(self) -> float:
-        return float(self._get("CLOCK_TOLERANCE"))
+        return float(hooks.core_settings().CLOCK_TOLERANCE)
 
     @property
     def STORE_PENDING(self) -> bool:
-        return bool(self._get("STORE_PENDING"))
+        return bool(self._setting("STORE_PENDING"))
 
     @property
     def CLAIM_MODE(self) -> str:
         """``"auto"``, ``"lock"`` or ``"row"``."""
-        return str(self._get("CLAIM_MODE"))
+        return str(self._setting("CLAIM_MODE"))
 
     @property
     def TRACK_STARTED(self) -> bool:
-        return bool(self._get("TRACK_STARTED"))
+        return bool(self._setting("TRACK_STARTED"))
 
     @property
     def STARTED_LEASE(self) -> float:
-        return float(self._get("STARTED_LEASE"))
+        return float(self._setting("STARTED_LEASE"))
 
     @property
     def DELETE_BATCH_SIZE(self) -> int:
-        return int(self._get("DELETE_BATCH_SIZE"))
+        return int(self._setting("DELETE_BATCH_SIZE"))
 
     @property
     def WRITE_RETRIES(self) -> int:
-        return int(self._get("WRITE_RETRIES"))
+        return int(self._setting("WRITE_RETRIES"))
 
 
 conf = ResultsSettings()
-setting_changed.connect(conf.clear_cache, dispatch_uid="django_qstash.results.conf.clear_cache")
+conf.connect("django_qstash.results.conf.clear_cache")
