@@ -6,7 +6,12 @@ import django
 from cfehome.settings import *  # noqa: F403
 from cfehome.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.pkgtasks", "tests.apps.elsewhere"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "tests.apps.pkgtasks",
+    "tests.apps.elsewhere",
+    "tests.apps.workflowapp",
+]
 
 # Tests never reach a real QStash by accident: anything that publishes must point QSTASH_URL at a
 # loopback server of the test's own (the recorder, or the dev server).

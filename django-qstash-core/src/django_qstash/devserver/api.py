@@ -27,6 +27,8 @@ from django_qstash.devserver.options import (
 )
 from django_qstash.devserver.schedules import schedule_to_api
 from django_qstash.devserver.store import DlqEntry, Queue, Topic
+from django_qstash.devserver.workflow_api import WorkflowApi
+from django_qstash.devserver.workflows import RunNotFound
 
 if TYPE_CHECKING:
     from django_qstash.devserver.server import DevServer
@@ -224,6 +226,7 @@ class Api:
                 self.change_flow_control,
             ),
             ("GET", re.compile(r"^/v2/globalParallelism/?$"), self.global_parallelism),
+            *WorkflowApi(server).routes(),
         ]
 
     # ---------------------------------------------------------------- dispatch
@@ -257,7 +260,7 @@ class Api:
             return Response(exc.status, {"error": str(exc)})
         except InvalidValue as exc:
             return Response(400, {"error": str(exc)})
-        except NotFound as exc:
+        except (NotFound, RunNotFound) as exc:
             return Response(404, {"error": str(exc)})
         except ValueError as exc:  # e.g. a non-numeric filter
             return Response(400, {"error": f"invalid request: {exc}"})
@@ -291,6 +294,7 @@ class Api:
         now = now_ms()
         template = parse_message(headers, now_ms=now)
         template.caller_ip = request.client_ip
+        body = self.server.workflows.prepare(template, headers, body, now)
         if queue is not None:
             template.queue_name = check_name("queue name", queue)
         results = self.engine.publish(template, body, destination, now)

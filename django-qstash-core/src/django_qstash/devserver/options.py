@@ -32,7 +32,26 @@ _NOT_FORWARDED = frozenset(
         "upgrade",
     }
 )
+#: Set by the server on every delivery: a forwarded copy would arrive twice (clients such as the
+#: Upstash Workflow SDK echo every header they received as ``Upstash-Forward-<name>``).
+_SERVER_SET = frozenset(
+    {
+        "upstash-signature",
+        "upstash-message-id",
+        "upstash-retried",
+        "upstash-schedule-id",
+        "upstash-caller-ip",
+        "upstash-topic-name",
+    }
+)
 _CALLBACK_CONFIG = ("method", "timeout", "retries", "retry-delay", "delay")
+
+
+def deliverable(name: str) -> bool:
+    """Whether a forwarded header may reach the destination: never framing or hop-by-hop
+    headers (a stale Content-Length truncates the delivery), never a header the server sets."""
+    lowered = name.lower()
+    return lowered not in _NOT_FORWARDED and lowered not in _SERVER_SET
 
 
 class Headers:
@@ -150,7 +169,11 @@ def forwarded_headers(headers: Headers) -> HeaderMap:
             and name.lower() not in _NOT_FORWARDED
             and name.lower() != "content-type"
         )
-    pairs.extend(headers.with_prefix("upstash-forward-"))
+    forwarded = headers.with_prefix("upstash-forward-")
+    if content_type:
+        # The request's own Content-Type wins over a forwarded copy of it.
+        forwarded = [(name, value) for name, value in forwarded if name.lower() != "content-type"]
+    pairs.extend((name, value) for name, value in forwarded if deliverable(name))
     return _header_map(pairs)
 
 
@@ -289,7 +312,16 @@ def callback_message(config: HeaderMap, *, url: str, source: Message) -> Message
         elif lowered == "delay":
             message.delay = parse_duration(value)
         elif lowered.startswith("forward-") and len(name) > len("forward-"):
-            message.headers.setdefault(name[len("forward-") :], []).extend(values)
-        elif lowered not in _CALLBACK_CONFIG:
+            forwarded = name[len("forward-") :]
+            if deliverable(forwarded) and forwarded.lower() != "content-type":
+                message.headers.setdefault(forwarded, []).extend(values)
+        elif lowered.startswith(("failure-callback", "feature-set")):
+            # Upstash Workflow's settings for the callback itself, not headers to deliver.
+            continue
+        elif lowered.startswith("workflow-"):
+            # Upstash Workflow's ``Upstash-(Failure-)Callback-Workflow-RunId`` and friends
+            # become the callback's ``Upstash-Workflow-*`` headers, which the SDK reads.
+            message.headers.setdefault("Upstash-" + name, []).extend(values)
+        elif lowered not in _CALLBACK_CONFIG and deliverable(name):
             message.headers.setdefault(name, []).extend(values)
     return message

@@ -24,6 +24,7 @@ from django_qstash.devserver.httpserver import ApiServer
 from django_qstash.devserver.keys import KeyRing
 from django_qstash.devserver.schedules import CronClock, Scheduler
 from django_qstash.devserver.store import Store
+from django_qstash.devserver.workflows import WorkflowRuns
 
 logger = logging.getLogger("django_qstash.devserver")
 
@@ -36,6 +37,8 @@ class DevServer:
         self.keys = KeyRing(self.store, config.current_signing_key, config.next_signing_key)
         self.flow = FlowLimiter()
         self.engine = Engine(self.store, config, self.flow)
+        self.workflows = WorkflowRuns(self.store)
+        self.engine.workflow_failed = self.workflows.failed
         self.deliverer = Deliverer(
             self.keys,
             default_timeout=config.default_timeout,
