@@ -2,8 +2,12 @@
 
 The payload says what to do: ``key`` (tags every side effect), ``sleep`` (seconds between step 1
 and step 2), ``call_url`` (a third party to call before step 2), ``fail_times`` (step 2 raises
-that many times first), ``hold`` (step 2 blocks that many seconds before it finishes).
+that many times first), ``hold`` (step 2's first attempt blocks that many seconds before it finishes).
 Each finished step leaves one ``example.models.TaskRun`` row: ``task="wf:<step>"``.
+
+Before their first step the workflows read the payload with ``.get``: the SDK also runs the
+function (stopping at the first step) for the callback of a ``context.call``, whose payload is
+the callback's.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def step2(payload: dict[str, Any]) -> str:
     attempts = TaskRun.objects.filter(task="wf:step2-attempt", key=key).count()
     if attempts <= payload.get("fail_times", 0):
         raise RuntimeError(f"step 2 fails on attempt {attempts}")
-    if payload.get("hold"):
+    if payload.get("hold") and attempts == 1:
         time.sleep(payload["hold"])
     return record("step2", key)
 
@@ -36,7 +40,7 @@ def step2(payload: dict[str, Any]) -> str:
 @workflow(name="tests.scenario", retries=5)
 def scenario(context: Any) -> None:
     payload = context.request_payload
-    key = payload["key"]
+    key = payload.get("key")
     first = context.run("step1", lambda: record("step1", key))
     if payload.get("sleep"):
         context.sleep("pause", payload["sleep"])
@@ -63,7 +67,7 @@ async def astep2(payload: dict[str, Any]) -> str:
     attempts = await TaskRun.objects.filter(task="wf:step2-attempt", key=key).acount()
     if attempts <= payload.get("fail_times", 0):
         raise RuntimeError(f"step 2 fails on attempt {attempts}")
-    if payload.get("hold"):
+    if payload.get("hold") and attempts == 1:
         await asyncio.sleep(payload["hold"])
     return await arecord("step2", key)
 
@@ -71,7 +75,7 @@ async def astep2(payload: dict[str, Any]) -> str:
 @workflow(name="tests.scenario_async", retries=5)
 async def scenario_async(context: Any) -> None:
     payload = context.request_payload
-    key = payload["key"]
+    key = payload.get("key")
 
     async def step1() -> str:
         return await arecord("step1", key)
