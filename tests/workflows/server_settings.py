@@ -6,3 +6,4 @@ from cfehome.settings import *  # noqa: F403
 from cfehome.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.workflowapp"]
+ROOT_URLCONF = "tests.workflows.server_urls"

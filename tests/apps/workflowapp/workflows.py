@@ -134,3 +134,7 @@ async def doomed_async(context: Any) -> None:
         raise RuntimeError("this step never succeeds")
 
     await context.run("attempt", attempt)
+
+
+# The SDK's documented Flask examples, rewritten for Django (registered with the rest).
+from tests.apps.workflowapp import sdk_examples  # noqa: E402, F401
