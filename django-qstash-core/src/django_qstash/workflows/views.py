@@ -80,7 +80,8 @@ def _serve_options(definition: Workflow, url: str) -> dict[str, Any]:
 
 
 def _response(result: Any) -> HttpResponse:
-    response = HttpResponse(result.body, status=result.status)
+    # The SDK's answers are JSON, though it does not always say so.
+    response = HttpResponse(result.body, status=result.status, content_type="application/json")
     for name, value in (result.headers or {}).items():
         response[name] = value
     return response
