@@ -122,7 +122,9 @@ def doomed(context: Any) -> None:
 async def on_doomed_failure_async(
     context: Any, status: int, response: str, headers: dict[str, str]
 ) -> None:
-    await arecord("failure", context.request_payload["key"], {"status": status, "response": response})
+    await arecord(
+        "failure", context.request_payload["key"], {"status": status, "response": response}
+    )
 
 
 @workflow(name="tests.doomed_async", retries=1, failure_function=on_doomed_failure_async)

@@ -111,7 +111,9 @@ def sync_view(definition: Workflow) -> Callable[[HttpRequest], HttpResponse]:
         handler = sdk.serve(
             definition.function, qstash_client=get_client(), **_serve_options(definition, url)
         )["handler"]
-        sdk_request = _SyncRequest(body=request.body.decode("utf-8"), **_request_fields(request, url))
+        sdk_request = _SyncRequest(
+            body=request.body.decode("utf-8"), **_request_fields(request, url)
+        )
         return _response(handler(sdk_request))
 
     return workflow_view
