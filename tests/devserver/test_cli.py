@@ -81,7 +81,7 @@ def test_banner_and_clean_stop(tmp_path: Path, sig):
         tmp_path,
     )
     text = log.read_text()
-    # The JS SDK's dev mode waits for this (QSTASH-PROTOCOL.md §7).
+    # The JS SDK's dev mode waits for this before it uses the server.
     assert re.search(r"runn+ing( at|\.)", text, re.IGNORECASE)
     url = re.search(r"^QSTASH_URL=(\S+)$", text, re.MULTILINE).group(1)
     assert f"QSTASH_TOKEN={DEFAULT_CREDENTIALS.token}" in text

@@ -1,4 +1,4 @@
-"""Flow control: per-key parallelism and rate limits (§2.2, §6), kept in memory.
+"""Flow control: per-key parallelism and rate limits, kept in memory.
 
 Limits come from the messages (``Upstash-Flow-Control-Value``), or from a pin set through the
 API. Messages over a limit wait in the database until a slot or the next rate period frees up.

@@ -1,4 +1,4 @@
-"""The stored message: what was published, and how QStash's API shows it (§3.4, §9)."""
+"""The stored message: what was published, and how QStash's API shows it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turn a publish request (raw target + headers) into a :class:`Message` (§2.1, §2.2, §5)."""
+"""Turn a publish request (raw target + headers) into a :class:`Message`."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class Destination:
 
 
 def parse_destination(raw: str) -> Destination:
-    """The destination spliced into the path, raw, plus the query string (§2.1)."""
+    """The destination spliced into the path, raw, plus the query string."""
     text = raw.strip()
     if _ENCODED_SCHEME.match(text):
         text = urllib.parse.unquote(text)

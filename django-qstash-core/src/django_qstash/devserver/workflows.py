@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,6 @@ from django_qstash.devserver.durations import InvalidValue
 from django_qstash.devserver.message import KIND_FAILURE_CALLBACK, Message
 
 if TYPE_CHECKING:
-    from django_qstash.devserver.engine import Engine
     from django_qstash.devserver.options import Headers
     from django_qstash.devserver.store import Store
 
@@ -194,7 +194,9 @@ class WorkflowRuns:
                 (state, now, run_id),
             )
 
-    def delete(self, run_id: str, *, cancel: bool, engine: Engine, now: int) -> int:
+    def delete(
+        self, run_id: str, *, cancel: bool, cancel_message: Callable[[str], bool], now: int
+    ) -> int:
         """``DELETE /v2/workflows/runs/{id}``: the SDK's cleanup after the last step
         (``cancel=False``), or a cancel, which drops every pending message of the run.
         Returns how many messages were cancelled."""
@@ -211,7 +213,7 @@ class WorkflowRuns:
             for stored in self._store.list_messages({})
             if stored.message.workflow_run_id == run_id
         ]
-        return sum(engine.cancel(message_id) for message_id in pending)
+        return sum(cancel_message(message_id) for message_id in pending)
 
     def failed(self, message: Message, now: int) -> None:
         """A message of the run failed for good: the run cannot go on (its failure function,
