@@ -36,12 +36,28 @@ _NOT_FORWARDED = frozenset(
 #: Upstash Workflow SDK echo every header they received as ``Upstash-Forward-<name>``).
 _SERVER_SET = frozenset(
     {
+        "user-agent",
         "upstash-signature",
         "upstash-message-id",
         "upstash-retried",
         "upstash-schedule-id",
         "upstash-caller-ip",
         "upstash-topic-name",
+    }
+)
+#: Framing and hop-by-hop headers describe one HTTP hop, never the delivery.
+_FRAMING = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
     }
 )
 _CALLBACK_CONFIG = ("method", "timeout", "retries", "retry-delay", "delay")
@@ -51,7 +67,7 @@ def deliverable(name: str) -> bool:
     """Whether a forwarded header may reach the destination: never framing or hop-by-hop
     headers (a stale Content-Length truncates the delivery), never a header the server sets."""
     lowered = name.lower()
-    return lowered not in _NOT_FORWARDED and lowered not in _SERVER_SET
+    return lowered not in _FRAMING and lowered not in _SERVER_SET
 
 
 class Headers:
