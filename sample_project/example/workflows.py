@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from example.models import TaskRun
-
 from django_qstash.workflows import WorkflowContext, workflow
+from example.models import TaskRun
 
 
 @workflow

@@ -132,7 +132,8 @@ def test_killed_server_resumes_at_the_last_finished_step(
     wait_for_state(via, run_id, "RUN_SUCCESS", timeout=90)
     counts = steps(via, key)
     assert counts["step1"] == 1, counts
-    assert counts["step2"] == 1 and counts["step3"] == 1, counts
+    assert counts["step2"] == 1, counts
+    assert counts["step3"] == 1, counts
     assert counts["step2-attempt"] == 2, counts
 
 

@@ -8,7 +8,6 @@ the workflow bodies are the example's, prints included.
 from __future__ import annotations
 
 import time
-from typing import Dict
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -65,7 +64,7 @@ def call(context: WorkflowContext[str]) -> None:
 
     result1: str = context.run("step1", _step1)
 
-    response: CallResponse[Dict[str, str]] = context.call(
+    response: CallResponse[dict[str, str]] = context.call(
         "get-data",
         url=f"{context.env.get('UPSTASH_WORKFLOW_URL', 'http://localhost:8000')}/get-data",
         method="POST",

@@ -16,9 +16,8 @@ import asyncio
 import time
 from typing import Any
 
-from example.models import TaskRun
-
 from django_qstash.workflows import workflow
+from example.models import TaskRun
 
 
 def record(step: str, key: str, value: Any = None) -> str:

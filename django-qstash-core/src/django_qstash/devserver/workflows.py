@@ -254,10 +254,10 @@ class WorkflowRuns:
         ]
         for step in self.steps(run.run_id):
             try:
-                data = json.loads(step.body)
+                parsed = json.loads(step.body)
             except ValueError:
-                data = {}
-            data = data if isinstance(data, dict) else {}
+                parsed = None
+            data: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
             steps.append(
                 {
                     "stepId": data.get("stepId"),
@@ -271,7 +271,7 @@ class WorkflowRuns:
                     "createdAt": step.created_ms,
                 }
             )
-        data: dict[str, Any] = {
+        run_data: dict[str, Any] = {
             "workflowRunId": run.run_id,
             "workflowUrl": run.url,
             "workflowState": run.state,
@@ -279,5 +279,5 @@ class WorkflowRuns:
             "steps": [{"type": "sequential", "steps": steps}],
         }
         if run.state != RUN_STARTED:
-            data["workflowRunCompletedAt"] = run.updated_ms
-        return data
+            run_data["workflowRunCompletedAt"] = run.updated_ms
+        return run_data

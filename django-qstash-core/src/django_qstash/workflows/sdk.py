@@ -18,4 +18,5 @@ def require_sdk() -> ModuleType:
             "django_qstash.workflows needs the Upstash Workflow SDK (upstash-workflow), which is "
             f"not installed: {EXTRA_HINT}"
         ) from exc
-    return upstash_workflow
+    module: ModuleType = upstash_workflow
+    return module
