@@ -195,6 +195,20 @@ _HINTS: list[tuple[type, str]] = [
 ]
 
 
+def _a_value_of(kind: type) -> str:
+    """'a datetime', 'an object', 'a UUID', 'a bytes object': the type's name with its article."""
+    name = kind.__name__
+    if name in ("bytes", "bytearray"):  # "a bytes" reads as a typo
+        name = f"{name} object"
+    if name[:2].isupper():  # an acronym is spelled out: "an HTTPResponse", "a UUID"
+        vowel_sound = name[0] in "AEFHILMNORSX"
+    else:
+        vowel_sound = name[0].lower() in "aeio" or (
+            name[0].lower() == "u" and not name.lower().startswith(("uni", "use", "usu", "uu"))
+        )
+    return f"{'an' if vowel_sound else 'a'} {name}"
+
+
 def _hint(value: Any, name: str) -> str:
     try:
         from django.db.models import Model, QuerySet
@@ -243,7 +257,7 @@ def _explain_unserialisable(envelope: Envelope, exc: Exception) -> ArgumentsNotS
         if found:
             path, bad = found
             return ArgumentsNotSerializable(
-                f"{path} is a {type(bad).__name__}, which cannot be sent as JSON: "
+                f"{path} is {_a_value_of(type(bad))}, which cannot be sent as JSON: "
                 f"{_hint(bad, path)}. Nothing was published."
             )
     return ArgumentsNotSerializable(f"the task message cannot be sent as JSON ({exc}).")

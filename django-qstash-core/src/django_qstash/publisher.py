@@ -34,8 +34,9 @@ def get_client() -> QStash:
             token, base_url, retries = key
             if not token:
                 raise ImproperlyConfigured(
-                    "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
-                    "development run `python -m django_qstash.devserver`, which prints one)."
+                    "QSTASH_TOKEN is not set, so nothing can be published: set it to your QStash "
+                    "token from the Upstash console, or for local development run "
+                    "`python -m django_qstash.devserver` and use the token it prints."
                 )
             from qstash import QStash
 
