@@ -131,10 +131,12 @@ class FlowLimiter:
                 state.pinned_rate = None
                 state.pinned_period = None
 
-    def reset_rate(self, key: str) -> None:
+    def reset_rate(self, key: str, now_ms: int) -> None:
+        """Clear the count and start a new period now (what the SDKs document)."""
         with self._lock:
             state = self._state(key)
             state.window_count = 0
+            state.window_start_ms = now_ms
 
     def info(self, key: str, wait_list_size: int) -> dict[str, Any]:
         with self._lock:

@@ -17,6 +17,21 @@ KIND_FAILURE_CALLBACK = "failure_callback"
 DEFAULT_RETRIES = 3
 REDACTED = "REDACTED"
 
+#: Headers the server itself puts on a delivery (some only when they apply), lower-cased. A
+#: forwarded header of the same name is dropped: the destination must see the server's own.
+DELIVERY_HEADERS = frozenset(
+    {
+        "user-agent",
+        "content-type",
+        "upstash-signature",
+        "upstash-message-id",
+        "upstash-retried",
+        "upstash-schedule-id",
+        "upstash-caller-ip",
+        "upstash-topic-name",
+    }
+)
+
 
 @dataclass
 class Message:

@@ -59,6 +59,7 @@ class DevServer:
                 token=self.token,
                 max_in_flight=config.max_in_flight,
                 in_flight=lambda: self.dispatcher.in_flight,
+                settle_dispatch=self.dispatcher.settle,
                 workflows=self.workflows,
             )
         )

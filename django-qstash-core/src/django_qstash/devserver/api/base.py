@@ -76,6 +76,8 @@ class ApiContext:
     max_in_flight: int
     #: Attempts running right now.
     in_flight: Callable[[], int]
+    #: Wait until the dispatcher has started what is due now (``Dispatcher.settle``).
+    settle_dispatch: Callable[[], None]
     workflows: WorkflowRuns
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_qstash.devserver.api.base import ApiContext, Request, Response, Route, int_param, route
+from django_qstash.devserver.clock import now_ms
 from django_qstash.devserver.durations import parse_duration
 
 
@@ -27,7 +28,10 @@ def change_flow_control(ctx: ApiContext, request: Request, match: dict[str, str]
     if action in ("pause", "resume"):
         flow.set_paused(key, action == "pause")
     elif action == "resetRate":
-        flow.reset_rate(key)
+        # QStash counts an attempt when it starts. Starting what is due first orders a publish
+        # before a reset that follows it: the attempt is counted, then the reset clears it.
+        ctx.settle_dispatch()
+        flow.reset_rate(key, now_ms())
     elif action == "pin":
         period = request.param("period")
         flow.pin(

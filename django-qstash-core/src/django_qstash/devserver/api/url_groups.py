@@ -86,8 +86,9 @@ def get_topic(ctx: ApiContext, _request: Request, match: dict[str, str]) -> Resp
 
 
 def delete_topic(ctx: ApiContext, _request: Request, match: dict[str, str]) -> Response:
-    if not ctx.store.delete_topic(match["name"]):
-        raise NotFound(f"url group {match['name']!r} not found")
+    # QStash answers 200 for a group it does not know, so set-up code can delete before it
+    # creates (the official SDKs' tests delete the same group twice in a row).
+    ctx.store.delete_topic(match["name"])
     return Response(200, {})
 
 
