@@ -100,6 +100,8 @@ class Dispatcher:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=5)
+        with self._passes:
+            self._passes.notify_all()  # a settle() still waiting returns now
         with self._idle:
             self._idle.wait_for(lambda: not self._in_flight, timeout=grace)
         self._pool.stop()

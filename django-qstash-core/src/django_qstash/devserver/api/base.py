@@ -124,6 +124,14 @@ def id_list(request: Request, key: str) -> list[str] | None:
     return None
 
 
+def time_range(request: Request) -> dict[str, int | None]:
+    """The ``fromDate``/``toDate`` filters (unix ms) as ``time_ms`` store filters."""
+    return {
+        "time_ms >=": int(request.param("fromDate") or 0) or None,
+        "time_ms <=": int(request.param("toDate") or 0) or None,
+    }
+
+
 def destination_of(request: Request, raw: str) -> str:
     """The destination spliced into the path, with the request's query string."""
     # ``qstash_token`` authenticates the API call; it is not part of the destination.

@@ -13,6 +13,7 @@ from django_qstash.devserver.api.base import (
     id_list,
     int_param,
     route,
+    time_range,
 )
 from django_qstash.devserver.engine import NotFound
 from django_qstash.devserver.store import DlqEntry
@@ -43,8 +44,7 @@ def _dlq_filters(request: Request) -> dict[str, Any]:
         "topic_name": request.param("topicName") or None,
         "queue_name": request.param("queueName") or None,
         "schedule_id": request.param("scheduleId") or None,
-        "time_ms >=": int(request.param("fromDate") or 0) or None,
-        "time_ms <=": int(request.param("toDate") or 0) or None,
+        **time_range(request),
         "response_status": int(status) if status else None,
         "caller_ip": request.param("callerIp") or None,
         "label": request.param("label") or None,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_qstash.devserver.api.base import ApiContext, Request, Response, Route, int_param, route
+from django_qstash.devserver.api.base import (
+    ApiContext,
+    Request,
+    Response,
+    Route,
+    int_param,
+    route,
+    time_range,
+)
 
 DEFAULT_EVENTS_PAGE = 1000
 MAX_EVENTS_PAGE = 10_000
@@ -22,8 +30,7 @@ def list_events(ctx: ApiContext, request: Request, match: dict[str, str]) -> Res
         "queue_name": request.param("queueName") or None,
         "schedule_id": request.param("scheduleId") or None,
         "label": request.param("label") or None,
-        "time_ms >=": int(request.param("fromDate") or 0) or None,
-        "time_ms <=": int(request.param("toDate") or 0) or None,
+        **time_range(request),
     }
     cursor = request.param("cursor")
     if cursor:
