@@ -59,6 +59,10 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 cwd=SAMPLE_PROJECT,
+                # Not in the terminal's process group: Ctrl-C reaches only the demo, which then
+                # stops both servers in order (a server that died of the same Ctrl-C first would
+                # read as a crash).
+                start_new_session=True,
             )
 
     def check_alive(self) -> None:

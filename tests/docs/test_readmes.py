@@ -13,6 +13,9 @@ A block's kind is set by an HTML comment on the line just before its fence:
   with the other names applied (``override_settings``) django-qstash's system checks pass.
 * ``<!-- docs-test: urls -->``: a **URLconf fragment**. Used as ``ROOT_URLCONF``, the webhook
   route check passes.
+* ``<!-- docs-test: file PATH -->`` / ``<!-- docs-test: append PATH -->``: a file of the core
+  README's quick start, written (or appended to) by ``tests/docs/test_quick_start.py``, which runs
+  that section's shell blocks too.
 
 Fenced blocks in other languages (``bash``, plain) are not run.
 """
@@ -45,8 +48,8 @@ SOURCES = [
     ROOT / name / "src"
     for name in ("django-qstash-core", "django-qstash-results", "django-qstash-schedules")
 ]
-KINDS = ("example", "settings", "urls")
-MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\s*-->\s*$")
+KINDS = ("example", "settings", "urls", "file", "append")
+MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)[^>]*-->\s*$")
 EXPECTED = re.compile(r"^\s*print\(.*\)\s*#\s*->\s?(.*)$")
 
 

@@ -1,6 +1,7 @@
-"""``make demo``'s live tour as a person sees it: run in a pseudo-terminal of 80 and of 120 columns,
-its output fed to a terminal emulator (pyte), every column of the table must be readable on the
-final screen, and the status line must never say "all done" while a step is still to come."""
+"""``make demo``'s live tour as a person sees it: ``make demo``, run in pseudo-terminals of 80 and
+of 120 columns and its output fed to a terminal emulator (pyte). Every column of the table must be
+readable on the final screen, and the status line must never say "all done" while a step is still
+to come."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pty
 import select
 import struct
 import subprocess
-import sys
 import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +21,6 @@ import pyte
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "sample_project" / "demo.py"
 ROWS = 80
 COLUMNS = ("step", "call", "message id", "QStash", "Django", "tries", "result")
 FINAL = {"DELIVERED", "FAILED", "CANCELED", "SUCCESS", "FAILURE"}
@@ -42,18 +41,19 @@ def unboxed(line: str) -> str:
     return line.translate({ord(c): " " for c in "┃│┏┓┗┛┡┩┳┻╇╈┣┫━─┼┬┴└┘┌┐╭╮╰╯"}).rstrip()
 
 
-def run_in_a_terminal(width: int, workdir: Path) -> Session:
+def run_in_a_terminal(width: int) -> Session:
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "QSTASH_", "PYTEST_"))
         and key not in ("DATABASE_URL", "NO_COLOR", "CI", "COLUMNS", "LINES", "FORCE_COLOR")
+        and key not in ("VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
     }
     env["TERM"] = "xterm-256color"
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, width, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, str(DEMO), "--workdir", str(workdir)],
+        ["make", "demo"],
         cwd=ROOT,
         env=env,
         stdin=slave,
@@ -119,13 +119,10 @@ WIDTHS = (80, 120)
 
 
 @pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Session]:
+def sessions() -> dict[int, Session]:
     """Both terminals at once (each tour has its own servers, ports and database)."""
     with ThreadPoolExecutor(len(WIDTHS)) as pool:
-        futures = {
-            width: pool.submit(run_in_a_terminal, width, tmp_path_factory.mktemp(f"tour{width}"))
-            for width in WIDTHS
-        }
+        futures = {width: pool.submit(run_in_a_terminal, width) for width in WIDTHS}
         return {width: future.result() for width, future in futures.items()}
 
 

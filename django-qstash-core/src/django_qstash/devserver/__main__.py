@@ -160,8 +160,7 @@ def banner(server: object) -> str:
             f"DJANGO_QSTASH_DOMAIN={RUNSERVER_ORIGIN}",
             "DJANGO_QSTASH_FORCE_HTTPS=False",
             "",
-            "DJANGO_QSTASH_DOMAIN is where this server delivers tasks: your Django server. "
-            "Start it",
+            "DJANGO_QSTASH_DOMAIN is where this server delivers: your Django server. Start it",
             "in another terminal, then call .delay() on a task:",
             "",
             f"  python manage.py runserver {RUNSERVER_ORIGIN.removeprefix('http://')}",
