@@ -95,11 +95,7 @@ def check_celery_eager_setting() -> None:
 def _warn_about_celery_eager_setting() -> None:
     global _celery_eager_setting_checked
     _celery_eager_setting_checked = True
-    from django.conf import settings
-
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(
-        settings, "DJANGO_QSTASH_ALWAYS_EAGER", False
-    ):
+    if conf.CELERY_TASK_ALWAYS_EAGER and not conf.ALWAYS_EAGER:
         warnings.warn(
             "CELERY_TASK_ALWAYS_EAGER is set but django-qstash does not read it: set "
             "DJANGO_QSTASH_ALWAYS_EAGER = True (and DJANGO_QSTASH_EAGER_PROPAGATES for "
