@@ -14,8 +14,9 @@ The tour uses a throw-away SQLite database and free loopback ports, so it never 
 server logs) in DIR instead of a temporary directory.
 
 The parts live in ``tour/``: ``servers`` (the two child processes), ``steps`` (what the tour
-does and how it follows each message), ``render`` (the live table and the plain summary) and
-``serve`` (``make run``).
+does and how it follows each message), ``workflow`` (the sample workflow's run, followed through
+the dev server's run log), ``render`` (the live table and the plain summary) and ``serve``
+(``make run``).
 """
 
 from __future__ import annotations

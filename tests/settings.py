@@ -11,6 +11,7 @@ INSTALLED_APPS = [
     "tests.apps.pkgtasks",
     "tests.apps.elsewhere",
     "tests.apps.djangotasks",
+    "tests.apps.workflowapp",
 ]
 
 # Tests never reach a real QStash by accident: anything that publishes must point QSTASH_URL at a

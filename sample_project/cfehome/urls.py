@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("qstash/webhook/", include("django_qstash.urls")),
+    path("workflows/", include("django_qstash.workflows.urls")),
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tour.servers import Stack
 from tour.steps import Action, Step, Tour, wait_for
+from tour.workflow import summary_lines as workflow_summary
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -30,7 +31,7 @@ def summary_lines(tour: Tour, dead: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"{schedule.schedule_id} | {schedule.cron} | {schedule.task_name} | {state}"
             )
-    return lines
+    return lines + workflow_summary(tour.workflow_runs)
 
 
 #: The colour of each state, QStash's and Django's.

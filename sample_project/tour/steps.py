@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tour.servers import Stack
+from tour.workflow import FollowedRun, follow, start_workflow
 
 #: Seconds the countdown task waits before QStash delivers it.
 COUNTDOWN = 4
@@ -121,6 +122,14 @@ def build_actions(run_id: str) -> list[Action]:
                 lambda tour: start_schedule(tour, key("cron")),
             )
         )
+    if _importable("upstash_workflow"):
+        actions.append(
+            Action(
+                "workflow",
+                "onboarding.trigger({'user': key})  # 3 steps, a 2 s sleep",
+                lambda tour: start_workflow(tour, key("workflow")),
+            )
+        )
     return actions
 
 
@@ -190,6 +199,8 @@ class Tour:
         self.schedules: dict[str, str] = {}
         #: Called on every poll until they return True (e.g. pause the schedule after two runs).
         self.settlers: list[Callable[[], bool]] = []
+        #: Workflow runs the tour started, followed through the dev server's run log.
+        self.workflow_runs: list[FollowedRun] = []
         self.started = time.monotonic()
         #: Actions not yet run: until they are, the tour is not done, even with nothing in flight.
         self.unpublished = planned
@@ -284,6 +295,9 @@ class Tour:
                 step.django, step.attempts, step.result = row.status, row.attempts, result
                 self.line(step, "django", row.status, f"attempt {row.attempts}: {result}")
         self.settlers = [settle for settle in self.settlers if not settle()]
+        for run in self.workflow_runs:
+            if not run.done:
+                follow(self, run)
 
     def pending(self) -> list[str]:
         waiting = [step.key for step in self.steps if not step.done]
@@ -291,6 +305,7 @@ class Tour:
             if len([s for s in self.steps if s.group == group]) < count:
                 waiting.append(f"{group} ({count} runs)")
         waiting += ["cron (pause)" for _ in self.settlers]
+        waiting += [f"workflow {run.run_id}" for run in self.workflow_runs if not run.done]
         if self.unpublished:
             waiting.append(f"{self.unpublished} more to publish")
         return waiting

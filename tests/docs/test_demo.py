@@ -305,3 +305,26 @@ def test_the_docs_say_what_the_failed_tasks_were_answered(demo: dict[str, Any]) 
     root = " ".join((ROOT / "README.md").read_text().split())
     assert "a `500` means the task itself raised" not in root
     assert "`489` on its last attempt" in root
+
+
+@pytest.mark.skipif(not available("upstash_workflow"), reason="no workflow SDK")
+def test_the_workflow_ran_each_step_once_with_its_sleep(demo: dict[str, Any]) -> None:
+    lines = demo["output"].splitlines()
+    start = lines.index("== workflow ==")
+    assert lines[start + 1] == "run | state | steps"
+    run_id, state, steps = lines[start + 2].split(" | ")
+    assert run_id.startswith("wfr_")
+    assert state == "RUN_SUCCESS"
+    assert steps == "create-account, wait-before-welcome, send-welcome, finish"
+    runs = query(
+        demo["workdir"],
+        "SELECT task, COUNT(*) FROM example_taskrun WHERE task LIKE 'onboarding:%' GROUP BY task",
+    )
+    assert dict(runs) == {"onboarding:account": 1, "onboarding:welcome": 1, "onboarding:done": 1}
+    ((account, welcome),) = query(
+        demo["workdir"],
+        "SELECT (SELECT julianday(created) FROM example_taskrun WHERE task = 'onboarding:account'),"
+        " (SELECT julianday(created) FROM example_taskrun WHERE task = 'onboarding:welcome')",
+    )
+    # Step 1 ran before the 2 s sleep began, step 2 once it was over.
+    assert (welcome - account) * 86400 >= 2.0

@@ -59,6 +59,7 @@ def test_make_demo_env_installs_the_tour_and_no_development_tools(venv: Path) ->
         "django",
         "qstash",
         "rich",
+        "upstash-workflow",
         "django-environ",
         "django-qstash-core",
         "django-qstash-results",
@@ -71,7 +72,7 @@ def test_make_demo_env_installs_the_tour_and_no_development_tools(venv: Path) ->
             str(venv / "bin" / "python"),
             "-c",
             "import sys; sys.path.insert(0, 'sample_project'); "
-            "import demo, environ, rich.live, httpx, cfehome.settings",
+            "import demo, environ, rich.live, httpx, cfehome.settings, upstash_workflow",
         ],
         cwd=ROOT,
         capture_output=True,

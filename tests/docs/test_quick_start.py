@@ -103,6 +103,7 @@ APPS = {
     "django-qstash-results": {"django-qstash-core", "django-qstash-results"},
     "django-qstash-schedules": {"django-qstash-core", "django-qstash-schedules"},
     "django-qstash": {"django-qstash-core", "django-qstash-results", "django-qstash-schedules"},
+    '"django-qstash-core[workflows]"': {"django-qstash-core", "upstash-workflow"},
 }
 
 

@@ -108,10 +108,35 @@ def test_core_alone(wheels, tmp_path):
         assert importlib.util.find_spec("django_qstash.schedules") is None
         from django_qstash.discovery.utils import discover_tasks
         print("ok", discover_tasks(paths_only=True))
+        # Without the workflows extra the SDK is really missing: the error names the extra.
+        from django.core.exceptions import ImproperlyConfigured
+        try:
+            from django_qstash.workflows import WorkflowContext
+        except ImproperlyConfigured as exc:
+            print("no sdk:", 'pip install "django-qstash-core[workflows]"' in str(exc))
         """,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ['__main__.add']")
+    assert "no sdk: True" in result.stdout
+
+
+def test_core_with_the_workflows_extra(wheels, tmp_path):
+    python = fresh_venv(tmp_path, Path(f"{wheels['django_qstash_core']}[workflows]"))
+    result = run(
+        python,
+        ["django_qstash"],
+        """
+        from django_qstash.workflows import Workflow, WorkflowContext
+
+        def greet(context):
+            context.run("hello", lambda: "hello")
+
+        print("ok", WorkflowContext.__module__, Workflow(greet, name="greet").name)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok upstash_workflow.context.context greet"
 
 
 def test_core_and_results(wheels, tmp_path):

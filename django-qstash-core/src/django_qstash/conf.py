@@ -156,6 +156,11 @@ class Settings(LazySettings):
         return url
 
     def _build_webhook_url(self) -> str:
+        return self.absolute_url(self.WEBHOOK_PATH)
+
+    def absolute_url(self, path: str) -> str:
+        """``path`` on DJANGO_QSTASH_DOMAIN (https forced unless DJANGO_QSTASH_FORCE_HTTPS is
+        off): where QStash delivers, built from settings, never from a request."""
         domain = (self.DOMAIN or "").strip().rstrip("/")
         if not domain:
             from django.core.exceptions import ImproperlyConfigured
@@ -168,7 +173,6 @@ class Settings(LazySettings):
             domain = f"https://{domain}"
         if self.FORCE_HTTPS and domain.startswith("http://"):
             domain = "https://" + domain[len("http://") :]
-        path = self.WEBHOOK_PATH
         if not path.startswith("/"):
             path = "/" + path
         return domain + path

@@ -70,6 +70,10 @@ class Message:
     not_before_ms: int = 0
     kind: str = KIND_MESSAGE
     source_message_id: str | None = None
+    #: The Upstash Workflow run this message belongs to (see ``workflows``), and its call type
+    #: (``toCallback`` for a ``context.call`` to a third party).
+    workflow_run_id: str | None = None
+    workflow_call_type: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,6 +139,7 @@ class Message:
             "timeout": int(self.timeout) if self.timeout is not None else None,
             "label": self.label,
             "labels": self.labels or None,
+            "workflowRunId": self.workflow_run_id,
         }
         data.update({k: v for k, v in optional.items() if v is not None})
         data.update(self.flow_control_fields())

@@ -317,6 +317,13 @@ def callback_message(config: HeaderMap, *, url: str, source: Message) -> Message
             message.timeout = parse_duration(value) or None
         elif lowered == "delay":
             message.delay = parse_duration(value)
+        elif lowered.startswith(("failure-callback", "feature-set")):
+            # Upstash Workflow's settings for the callback itself, not headers to deliver.
+            continue
+        elif lowered.startswith("workflow-"):
+            # Upstash Workflow's ``Upstash-(Failure-)Callback-Workflow-RunId`` and friends
+            # become the callback's ``Upstash-Workflow-*`` headers, which the SDK reads.
+            message.headers.setdefault("Upstash-" + name, []).extend(values)
         elif lowered not in _CALLBACK_CONFIG:
             forwarded = name[len("forward-") :] if lowered.startswith("forward-") else name
             if forwarded and forwardable(forwarded):

@@ -25,6 +25,7 @@ from django_qstash.devserver.httpserver import ApiServer
 from django_qstash.devserver.keys import KeyRing
 from django_qstash.devserver.schedules import CronClock, Scheduler
 from django_qstash.devserver.store import Store
+from django_qstash.devserver.workflows import WorkflowRuns
 
 logger = logging.getLogger("django_qstash.devserver")
 
@@ -37,6 +38,8 @@ class DevServer:
         self.keys = KeyRing(self.store, config.current_signing_key, config.next_signing_key)
         self.flow = FlowLimiter()
         self.engine = Engine(self.store, config, self.flow)
+        self.workflows = WorkflowRuns(self.store)
+        self.engine.workflow_failed = self.workflows.failed
         self.deliverer = Deliverer(
             self.keys,
             default_timeout=config.default_timeout,
@@ -57,6 +60,7 @@ class DevServer:
                 max_in_flight=config.max_in_flight,
                 in_flight=lambda: self.dispatcher.in_flight,
                 settle_dispatch=self.dispatcher.settle,
+                workflows=self.workflows,
             )
         )
         if ":" in config.host:

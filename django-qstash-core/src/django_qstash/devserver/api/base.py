@@ -20,6 +20,7 @@ from django_qstash.devserver.keys import KeyRing
 from django_qstash.devserver.options import Headers
 from django_qstash.devserver.schedules import Scheduler
 from django_qstash.devserver.store import Store
+from django_qstash.devserver.workflows import WorkflowRuns
 
 
 class ApiError(Exception):
@@ -77,6 +78,7 @@ class ApiContext:
     in_flight: Callable[[], int]
     #: Wait until the dispatcher has started what is due now (``Dispatcher.settle``).
     settle_dispatch: Callable[[], None]
+    workflows: WorkflowRuns
 
 
 Handler = Callable[[ApiContext, Request, dict[str, str]], Response]

@@ -31,7 +31,10 @@ def _publish(
     template.caller_ip = request.client_ip
     if queue is not None:
         template.queue_name = check_name("queue name", queue)
-    results = ctx.engine.publish(template, body, destination, now)
+    # A workflow step and the message that delivers it are stored together, or not at all.
+    with ctx.store.transaction():
+        body = ctx.workflows.prepare(template, headers, body, now)
+        results = ctx.engine.publish(template, body, destination, now)
     deduplicated = all(r.get("deduplicated") for r in results)
     status = 202 if deduplicated else 200
     return status, (results[0] if destination.url is not None else results)

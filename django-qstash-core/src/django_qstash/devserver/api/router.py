@@ -20,6 +20,7 @@ from django_qstash.devserver.api import (
     schedules,
     signing_keys,
     url_groups,
+    workflows,
 )
 from django_qstash.devserver.api.base import ApiContext, ApiError, Request, Response, Route
 from django_qstash.devserver.durations import InvalidValue
@@ -35,6 +36,7 @@ RESOURCES: tuple[Sequence[Route], ...] = (
     schedules.ROUTES,
     url_groups.ROUTES,
     flow_control.ROUTES,
+    workflows.ROUTES,
 )
 #: Captured path segments that are names or ids (percent-decoded); a destination stays raw.
 _DECODED = ("id", "name", "queue", "key")
