@@ -181,6 +181,21 @@ class Selection:
         return name is not None and any(fnmatch.fnmatchcase(name, t) for t in self.tasks)
 
 
+def list_page(
+    client: QStash,
+    selection: Selection,
+    *,
+    cursor: str | None = None,
+    count: int = PAGE_SIZE,
+    now: datetime.datetime | None = None,
+) -> tuple[list[DeadLetter], str | None]:
+    """One page of the DLQ API: the matching dead letters on it, and the next page's cursor."""
+    query = selection.server_filter(now or datetime.datetime.now(datetime.timezone.utc))
+    page = client.dlq.list(cursor=cursor, count=count, filter=query or None)  # type: ignore[arg-type]
+    letters = [letter for letter in map(from_sdk, page.messages) if selection.matches(letter)]
+    return letters, (page.cursor or None) if page.messages else None
+
+
 def iter_dead_letters(
     client: QStash,
     selection: Selection,
@@ -190,19 +205,16 @@ def iter_dead_letters(
     now: datetime.datetime | None = None,
 ) -> Iterator[DeadLetter]:
     """Every dead letter the selection matches, newest first, page by page with the cursor."""
-    query = selection.server_filter(now or datetime.datetime.now(datetime.timezone.utc))
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     produced = 0
     while True:
-        page = client.dlq.list(cursor=cursor, count=PAGE_SIZE, filter=query or None)  # type: ignore[arg-type]
-        for message in page.messages:
-            letter = from_sdk(message)
-            if selection.matches(letter):
-                yield letter
-                produced += 1
-                if limit is not None and produced >= limit:
-                    return
-        cursor = page.cursor
-        if not cursor or not page.messages:
+        letters, cursor = list_page(client, selection, cursor=cursor, now=now)
+        for letter in letters:
+            yield letter
+            produced += 1
+            if limit is not None and produced >= limit:
+                return
+        if not cursor:
             return
 
 
