@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from django_qstash import hooks
+from django_qstash.results import dashboard  # noqa: F401 - registers the dashboard
 from django_qstash.results.models import TaskResult
 
 if TYPE_CHECKING:

@@ -70,6 +70,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_qstash import hooks
+from django_qstash.results.attempts import with_attempt_error
 from django_qstash.results.conf import conf
 from django_qstash.results.exceptions import TaskExpired
 from django_qstash.results.locks import (
@@ -544,6 +545,7 @@ class DatabaseResultStore:
                 "republished": False,
                 "date_done": timezone.now(),
                 "duration": duration,
+                "attempt_errors": with_attempt_error(delivery, exc),
             },
             keep_success=True,
         )
@@ -564,6 +566,7 @@ class DatabaseResultStore:
                 "date_done": timezone.now(),
                 # The protocol gives no run time for a retry: time since the delivery arrived.
                 "duration": max(0.0, time.time() - delivery.received_at),
+                "attempt_errors": with_attempt_error(delivery, exc),
             },
             keep_success=True,
         )
