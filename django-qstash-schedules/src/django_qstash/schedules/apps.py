@@ -10,6 +10,7 @@ class SchedulesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_qstash.schedules import signals
+        from django_qstash.schedules import runs, signals
 
         signals.connect()
+        runs.connect()
