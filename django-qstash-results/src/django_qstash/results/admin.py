@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from django_qstash import hooks
 from django_qstash.results import (
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[TaskResult]
 else:  # ModelAdmin is generic for type checkers only
     _ModelAdmin = admin.ModelAdmin
+
+
+def _dotted_parts(name: str) -> list[str]:
+    """``"app.tasks.add"`` -> ``["app.", "tasks.", "add"]``."""
+    pieces = name.split(".")
+    return [piece + "." for piece in pieces[:-1]] + pieces[-1:]
 
 
 def _pretty_json(value: Any) -> str:
@@ -94,7 +100,6 @@ class TaskResultAdmin(_ModelAdmin):
                 )
             },
         ),
-        ("Arguments", {"fields": ("args_display", "kwargs_display")}),
         (
             "Outcome",
             {
@@ -109,6 +114,7 @@ class TaskResultAdmin(_ModelAdmin):
             },
         ),
         ("Attempts", {"fields": ("attempts", "attempt_history_display")}),
+        ("Arguments", {"fields": ("args_display", "kwargs_display")}),
         (
             "Times",
             {"fields": ("created_display", "started_display", "done_display", "duration_display")},
@@ -117,6 +123,15 @@ class TaskResultAdmin(_ModelAdmin):
 
     class Media:
         css = {"all": ("django_qstash_results/admin.css",)}
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The due time only on a pending row (a finished one has nothing to wait for)."""
+        if obj is not None and obj.status == TaskStatus.PENDING:
+            return self.fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "due_display"]})
+            for name, options in self.fieldsets
+        ]
 
     # ------------------------------------------------------------------ read-only
 
@@ -179,9 +194,14 @@ class TaskResultAdmin(_ModelAdmin):
     @admin.display(description="task", ordering="task_name")
     def task_display(self, obj: TaskResult) -> SafeString:
         short = obj.task_id if len(obj.task_id) <= 16 else f"{obj.task_id[:10]}…{obj.task_id[-4:]}"
+        # <wbr> after each dot: a long dotted name breaks between its parts, not mid-word.
+        parts = format_html_join(
+            mark_safe("<wbr>"), "{}", ((p,) for p in _dotted_parts(obj.task_name))
+        )
         return format_html(
-            '<strong>{}</strong><br><small class="dqr-muted" title="{}">{}</small>',
-            obj.task_name,
+            '<strong class="dqr-task">{}</strong><br>'
+            '<small class="dqr-muted" title="{}">{}</small>',
+            parts,
             obj.task_id,
             short,
         )
@@ -198,12 +218,13 @@ class TaskResultAdmin(_ModelAdmin):
         tip = "\n".join(f"#{e.get('attempt')}: {e.get('type')}: {e.get('message')}" for e in errors)
         failed = len(errors)
         return format_html(
-            '{} <small class="dqr-muted" title="{}">({} failed)</small>', obj.attempts, tip, failed
+            '{}<br><small class="dqr-muted" title="{}">{} failed</small>', obj.attempts, tip, failed
         )
 
     @admin.display(description="created", ordering="date_created")
-    def created_display(self, obj: TaskResult) -> SafeString | str:
-        created = exact_time(obj.date_created)
+    def created_display(self, obj: TaskResult) -> SafeString:
+        day, time_of_day = exact_time(obj.date_created).split(" ")
+        created = format_html('<span class="dqr-day">{}</span> {}', day, time_of_day)
         if obj.status != TaskStatus.PENDING:
             return created
         when = due.due_time(obj.task_id)
