@@ -12,10 +12,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_qstash.conf import conf
 from django_qstash.exceptions import PublishError
+from django_qstash.sdk_errors import translate_sdk_error
 
 if TYPE_CHECKING:
     from qstash import QStash
     from qstash.message import FlowControl
+
+    from django_qstash.messages import PreparedMessage
 
 _lock = threading.Lock()
 _client: QStash | None = None
@@ -129,6 +132,16 @@ def publish(
     return str(response.message_id)
 
 
+def send(prepared: PreparedMessage) -> str:
+    """Publish a prepared message with the shared client; returns its QStash message id."""
+    return publish(prepared.body, **prepared.publish_arguments())
+
+
+def send_batch(messages: Sequence[PreparedMessage]) -> list[str]:
+    """Publish prepared messages in one request; returns their message ids, in order."""
+    return publish_batch([(p.body, p.publish_arguments()) for p in messages])
+
+
 def _retry_safe(deduplication_id: str | None, content_based: bool | None) -> str | None:
     """The deduplication id of one publish.
 
@@ -214,26 +227,24 @@ def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[s
 
 
 def _publish_error(exc: Exception, client: QStash) -> PublishError:
-    from qstash.errors import DailyMessageLimitExceededError, QStashError, RateLimitExceededError
-
-    base_url = client.http._base_url
-    if isinstance(exc, DailyMessageLimitExceededError):
+    failure = translate_sdk_error(exc)
+    if failure.kind == "daily_limit":
         return PublishError(
             "QStash refused the message: the daily message quota is used up "
-            f"(limit {exc.limit}, resets {exc.reset}). Nothing was enqueued; upgrade the plan "
-            "or try again after the reset.",
+            f"(limit {failure.limit}, resets {failure.reset}). Nothing was enqueued; upgrade "
+            "the plan or try again after the reset.",
             cause=exc,
             status=429,
         )
-    if isinstance(exc, RateLimitExceededError):
+    if failure.kind == "rate_limited":
         return PublishError(
             "QStash rate-limited the publish (HTTP 429). Nothing was enqueued; retry after "
-            f"{exc.reset or 'a short while'}.",
+            f"{failure.reset or 'a short while'}.",
             cause=exc,
             status=429,
         )
-    if isinstance(exc, QStashError):
-        status, body = _parse_sdk_error(str(exc))
+    if failure.kind == "refused":
+        status, body = failure.status, failure.body
         hint = {
             401: "check QSTASH_TOKEN",
             403: "check QSTASH_TOKEN and the plan's permissions",
@@ -246,20 +257,8 @@ def _publish_error(exc: Exception, client: QStash) -> PublishError:
             body=body,
         )
     return PublishError(
-        f"Could not reach QStash at {base_url} ({type(exc).__name__}: {exc}). Nothing was "
-        "enqueued; check QSTASH_URL and the network, or start the dev server "
+        f"Could not reach QStash at {client.http._base_url} ({type(exc).__name__}: {exc}). "
+        "Nothing was enqueued; check QSTASH_URL and the network, or start the dev server "
         "(python -m django_qstash.devserver).",
         cause=exc,
     )
-
-
-def _parse_sdk_error(message: str) -> tuple[int | None, str]:
-    # The SDK raises QStashError("Request failed with status: N, body: ...").
-    prefix = "Request failed with status: "
-    if message.startswith(prefix):
-        status_text, _, body = message[len(prefix) :].partition(", body: ")
-        try:
-            return int(status_text), body
-        except ValueError:
-            pass
-    return None, message
