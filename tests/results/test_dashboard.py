@@ -179,3 +179,22 @@ def test_qstash_metrics_prints_the_same_figures():
     assert "Pending now: 1; retrying now: 1." in text.getvalue()
     with pytest.raises(CommandError):
         call_command("qstash_metrics", "--since", "2h", stdout=StringIO(), stderr=StringIO())
+
+
+def test_percentiles_come_from_an_even_sample_of_a_large_window(monkeypatch):
+    make_rows()
+    monkeypatch.setattr(metrics, "PERCENTILE_SAMPLE", 5)  # 16 rows in the hour: every 4th id
+    figures = metrics.collect("1h")
+    sampled = {t.task_name: (t.p50, t.p95) for t in figures.tasks}
+    durations = set(TaskResult.objects.values_list("duration", flat=True))
+    for p50, p95 in sampled.values():
+        assert p50 is None or p50 in durations
+        assert p95 is None or p95 in durations
+    # The counts stay exact.
+    assert {t.task_name: t.runs for t in figures.tasks} == {MAIL: 6, ADD: 10}
+
+
+def test_nearest_rank():
+    values = [float(n) for n in range(1, 11)]
+    assert (metrics._nearest_rank(values, 50), metrics._nearest_rank(values, 95)) == (5.0, 10.0)
+    assert metrics._nearest_rank([7.0], 95) == 7.0

@@ -1,8 +1,9 @@
 """The figures of the dashboard and of ``manage.py qstash_metrics``, over a window of time.
 
-Every query reads an index: the per-task figures and the chart read the covering index on
-``(date_created, task_name, status, duration, attempts)``, the latest failures the one on
-``(status, date_done)``, the pending/retrying counts the one on ``status``. The window is on
+Every query reads an index: the per-task figures and durations the covering index on
+``(task_name, date_created, status, attempts, duration)``, the chart the one on ``(status,
+date_created)``, the latest failures the one on ``(status, date_done)``, the pending/retrying
+counts the one on ``status``. The window is on
 ``date_created``: a run belongs to the window its message arrived in.
 """
 
@@ -130,47 +131,39 @@ def collect(window: str = DEFAULT_WINDOW, *, now: datetime.datetime | None = Non
 # ------------------------------------------------------------------------------ queries
 
 
-#: The covering index the window queries read (models.py names it).
-WINDOW_INDEX = "dqr_taskresult_window_idx"
+#: The indexes these queries read (models.py names them).
+TASK_WINDOW_INDEX = "dqr_taskresult_task_window_idx"
+STATUS_CREATED_INDEX = "dqr_taskresult_status_new_idx"
+#: Durations read for p50/p95 at most (about): above it, an evenly spread sample of the rows.
+PERCENTILE_SAMPLE = 20_000
 
 
-def _table(using: str) -> str:
-    """The table to read a window from. SQLite's planner prefers the ``task_name`` index for a
-    GROUP BY task_name and then scans every row; ``INDEXED BY`` keeps it on the range of the
-    window (PostgreSQL's planner picks the range by itself)."""
+def _table(using: str, index: str) -> str:
+    """The table, read through ``index`` on SQLite. Its planner would pick the single-column
+    ``task_name`` or ``status`` index and scan every row of it (PostgreSQL's planner needs no
+    hint)."""
     connection = connections[using]
     table = str(connection.ops.quote_name(TaskResult._meta.db_table))
     if connection.vendor == "sqlite":
-        return f"{table} INDEXED BY {WINDOW_INDEX}"
+        return f"{table} INDEXED BY {index}"
     return table
 
 
-def _since_param(using: str, since: datetime.datetime) -> Any:
-    """``since`` as the database stores ``date_created`` (a naive UTC string on SQLite...)."""
-    return models.DateTimeField().get_db_prep_value(since, connections[using])
+def _db_time(using: str, moment: datetime.datetime) -> Any:
+    """A datetime as the database stores ``date_created`` (a naive UTC string on SQLite...)."""
+    return models.DateTimeField().get_db_prep_value(moment, connections[using])
 
 
 def _task_figures(using: str, since: datetime.datetime) -> list[TaskFigures]:
-    table = _table(using)
-    param = _since_param(using, since)
+    # (task_name, date_created, ...) lets SQLite skip-scan task by task: no sort for GROUP BY.
+    table = _table(using, TASK_WINDOW_INDEX)
+    param = _db_time(using, since)
     counts = (
         f"SELECT task_name, COUNT(*), "
         f"SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END) "
         f"FROM {table} WHERE date_created >= %s GROUP BY task_name"
-    )
-    # Nearest-rank percentiles (rank ceil(p * n), written n - floor(n * (1 - p))) with window
-    # functions (SQLite 3.25+, PostgreSQL, MySQL 8): one
-    # sort in the database instead of every duration in Python.
-    ranks = (
-        f"SELECT task_name, duration, rn, n FROM ("
-        f"SELECT task_name, duration, "
-        f"ROW_NUMBER() OVER (PARTITION BY task_name ORDER BY duration) AS rn, "
-        f"COUNT(*) OVER (PARTITION BY task_name) AS n "
-        f"FROM {table} WHERE date_created >= %s AND duration IS NOT NULL) ranked "
-        # Integer division truncates on SQLite and PostgreSQL alike (CAST rounds on PostgreSQL).
-        f"WHERE rn = n - (n * 50) / 100 OR rn = n - (n * 5) / 100"
     )
     figures: dict[str, TaskFigures] = {}
     with connections[using].cursor() as cursor:
@@ -179,56 +172,105 @@ def _task_figures(using: str, since: datetime.datetime) -> list[TaskFigures]:
             figures[name] = TaskFigures(
                 name, int(runs), int(successes or 0), int(failures or 0), int(retries or 0)
             )
-        cursor.execute(ranks, [param])
-        for name, duration, rank, count in cursor.fetchall():
-            row = figures.get(name)
-            if row is None:
-                continue
-            if rank == count - (count * 50) // 100:
-                row.p50 = float(duration)
-            if rank == count - (count * 5) // 100:
-                row.p95 = float(duration)
+        # p50/p95 by nearest rank, from every duration in the window, or from every k-th row
+        # (by id) when the window holds many more rows than PERCENTILE_SAMPLE.
+        stride = -(-sum(f.runs for f in figures.values()) // PERCENTILE_SAMPLE)
+        sql = f"SELECT task_name, duration FROM {table} WHERE date_created >= %s"
+        sql += " AND duration IS NOT NULL"
+        params: list[Any] = [param]
+        if stride > 1:
+            sql += " AND id %% %s = 0"
+            params.append(stride)
+        cursor.execute(sql, params)
+        durations: dict[str, list[float]] = {}
+        for name, duration in cursor.fetchall():
+            durations.setdefault(name, []).append(float(duration))
+    for name, values in durations.items():
+        row = figures.get(name)
+        if row is not None:
+            values.sort()
+            row.p50, row.p95 = _nearest_rank(values, 50), _nearest_rank(values, 95)
     return list(figures.values())
 
 
-def _bucket_expression(vendor: str, seconds: int) -> str:
-    """SQL for the start of a row's chart bucket, as seconds since the epoch (UTC)."""
-    if vendor == "postgresql":
-        return f"(FLOOR(EXTRACT(EPOCH FROM date_created) / {seconds}) * {seconds})"
-    if vendor == "sqlite":
-        # Stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC (USE_TZ) or local time.
-        epoch = "CAST(strftime('%%s', substr(date_created, 1, 19)) AS INTEGER)"
-        return f"({epoch} / {seconds} * {seconds})"
-    if vendor == "mysql":
-        return f"(FLOOR(UNIX_TIMESTAMP(date_created) / {seconds}) * {seconds})"
-    raise NotImplementedError(f"the dashboard's chart does not support {vendor}")
+def _nearest_rank(ordered: list[float], percent: int) -> float:
+    """The value at rank ceil(percent/100 * n) (1-based) of an ordered, non-empty list."""
+    count = len(ordered)
+    return ordered[count - (count * (100 - percent)) // 100 - 1]
 
 
 def _buckets(
     using: str, since: datetime.datetime, until: datetime.datetime, seconds: int
 ) -> list[Bucket]:
-    table = _table(using)
     connection = connections[using]
-    param = _since_param(using, since)
-    expression = _bucket_expression(connection.vendor, seconds)
-    sql = (
-        f"SELECT {expression} AS bucket, status, COUNT(*) FROM {table} "
-        f"WHERE date_created >= %s GROUP BY bucket, status"
-    )
-    counted: dict[int, dict[str, int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param])
-        for bucket, status, count in cursor.fetchall():
-            counted.setdefault(int(bucket), {})[status] = int(count)
     first = int(_epoch(since)) // seconds * seconds
     last = int(_epoch(until)) // seconds * seconds
+    starts = list(range(first, last + 1, seconds))
+    counted: dict[int, dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            _count_ranges(using, cursor, starts, seconds, since, counted)
+        else:
+            _count_grouped(using, cursor, seconds, since, counted)
     return [
         Bucket(
-            datetime.datetime.fromtimestamp(start, tz=datetime.timezone.utc),
-            counted.get(start, {}),
+            datetime.datetime.fromtimestamp(start, tz=datetime.timezone.utc), counted.get(start, {})
         )
-        for start in range(first, last + 1, seconds)
+        for start in starts
     ]
+
+
+def _count_ranges(
+    using: str,
+    cursor: Any,
+    starts: list[int],
+    seconds: int,
+    since: datetime.datetime,
+    counted: dict[int, dict[str, int]],
+) -> None:
+    """SQLite: one index range count per status and bucket on (status, date_created). Counting
+    a range is cheap there; computing a bucket for every row of a week is not."""
+    table = _table(using, STATUS_CREATED_INDEX)
+    sql = f"SELECT COUNT(*) FROM {table} WHERE status = %s AND date_created >= %s"
+    sql += " AND date_created < %s"
+    edges = [max(since, _from_epoch(start)) for start in starts]
+    edges.append(_from_epoch(starts[-1] + seconds))
+    bounds = [_db_time(using, edge) for edge in edges]
+    for status in TaskStatus.values:
+        for index, start in enumerate(starts):
+            cursor.execute(sql, [status, bounds[index], bounds[index + 1]])
+            (count,) = cursor.fetchone()
+            if count:
+                counted.setdefault(start, {})[status] = int(count)
+
+
+def _count_grouped(
+    using: str,
+    cursor: Any,
+    seconds: int,
+    since: datetime.datetime,
+    counted: dict[int, dict[str, int]],
+) -> None:
+    """PostgreSQL (and others): one GROUP BY over the window's bucket and status."""
+    vendor = connections[using].vendor
+    if vendor == "postgresql":
+        bucket = f"FLOOR(EXTRACT(EPOCH FROM date_created) / {seconds}) * {seconds}"
+    elif vendor == "mysql":
+        bucket = f"FLOOR(UNIX_TIMESTAMP(date_created) / {seconds}) * {seconds}"
+    else:
+        raise NotImplementedError(f"the dashboard's chart does not support {vendor}")
+    table = _table(using, STATUS_CREATED_INDEX)
+    cursor.execute(
+        f"SELECT {bucket} AS bucket, status, COUNT(*) FROM {table} "
+        f"WHERE date_created >= %s GROUP BY bucket, status",
+        [_db_time(using, since)],
+    )
+    for start, status, count in cursor.fetchall():
+        counted.setdefault(int(start), {})[status] = int(count)
+
+
+def _from_epoch(seconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
 
 
 def _epoch(moment: datetime.datetime) -> float:

@@ -89,11 +89,12 @@ class TaskResult(models.Model):
             models.Index(fields=["date_created"], name="dqr_taskresult_created_idx"),
             models.Index(fields=["date_done"], name="dqr_taskresult_done_idx"),
             # The dashboard: figures per task over a window of date_created (covering, so the
-            # aggregate reads the index alone), and the latest rows of one status.
+            # aggregates read the index alone), outcomes over time, the latest failures.
             models.Index(
-                fields=["date_created", "task_name", "status", "duration", "attempts"],
-                name="dqr_taskresult_window_idx",
+                fields=["task_name", "date_created", "status", "attempts", "duration"],
+                name="dqr_taskresult_task_window_idx",
             ),
+            models.Index(fields=["status", "date_created"], name="dqr_taskresult_status_new_idx"),
             models.Index(fields=["status", "date_done"], name="dqr_taskresult_status_done_idx"),
         ]
 
