@@ -202,71 +202,32 @@ def _nearest_rank(ordered: list[float], percent: int) -> float:
 def _buckets(
     using: str, since: datetime.datetime, until: datetime.datetime, seconds: int
 ) -> list[Bucket]:
-    connection = connections[using]
+    """Outcomes per bucket: index range counts on (status, date_created), one statement per
+    status (counting a range reads the index alone; computing a bucket for each of a week's
+    rows would read them all)."""
     first = int(_epoch(since)) // seconds * seconds
     last = int(_epoch(until)) // seconds * seconds
     starts = list(range(first, last + 1, seconds))
-    counted: dict[int, dict[str, int]] = {}
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            _count_ranges(using, cursor, starts, seconds, since, counted)
-        else:
-            _count_grouped(using, cursor, seconds, since, counted)
-    return [
-        Bucket(
-            datetime.datetime.fromtimestamp(start, tz=datetime.timezone.utc), counted.get(start, {})
-        )
-        for start in starts
-    ]
-
-
-def _count_ranges(
-    using: str,
-    cursor: Any,
-    starts: list[int],
-    seconds: int,
-    since: datetime.datetime,
-    counted: dict[int, dict[str, int]],
-) -> None:
-    """SQLite: one index range count per status and bucket on (status, date_created). Counting
-    a range is cheap there; computing a bucket for every row of a week is not."""
-    table = _table(using, STATUS_CREATED_INDEX)
-    sql = f"SELECT COUNT(*) FROM {table} WHERE status = %s AND date_created >= %s"
-    sql += " AND date_created < %s"
     edges = [max(since, _from_epoch(start)) for start in starts]
     edges.append(_from_epoch(starts[-1] + seconds))
     bounds = [_db_time(using, edge) for edge in edges]
-    for status in TaskStatus.values:
-        for index, start in enumerate(starts):
-            cursor.execute(sql, [status, bounds[index], bounds[index + 1]])
-            (count,) = cursor.fetchone()
-            if count:
-                counted.setdefault(start, {})[status] = int(count)
-
-
-def _count_grouped(
-    using: str,
-    cursor: Any,
-    seconds: int,
-    since: datetime.datetime,
-    counted: dict[int, dict[str, int]],
-) -> None:
-    """PostgreSQL (and others): one GROUP BY over the window's bucket and status."""
-    vendor = connections[using].vendor
-    if vendor == "postgresql":
-        bucket = f"FLOOR(EXTRACT(EPOCH FROM date_created) / {seconds}) * {seconds}"
-    elif vendor == "mysql":
-        bucket = f"FLOOR(UNIX_TIMESTAMP(date_created) / {seconds}) * {seconds}"
-    else:
-        raise NotImplementedError(f"the dashboard's chart does not support {vendor}")
     table = _table(using, STATUS_CREATED_INDEX)
-    cursor.execute(
-        f"SELECT {bucket} AS bucket, status, COUNT(*) FROM {table} "
-        f"WHERE date_created >= %s GROUP BY bucket, status",
-        [_db_time(using, since)],
+    part = (
+        f"SELECT %s, COUNT(*) FROM {table} WHERE status = %s "
+        f"AND date_created >= %s AND date_created < %s"
     )
-    for start, status, count in cursor.fetchall():
-        counted.setdefault(int(start), {})[status] = int(count)
+    sql = " UNION ALL ".join([part] * len(starts))
+    counted: dict[int, dict[str, int]] = {}
+    with connections[using].cursor() as cursor:
+        for status in TaskStatus.values:
+            params: list[Any] = []
+            for index, start in enumerate(starts):
+                params += [start, status, bounds[index], bounds[index + 1]]
+            cursor.execute(sql, params)
+            for start, count in cursor.fetchall():
+                if count:
+                    counted.setdefault(int(start), {})[status] = int(count)
+    return [Bucket(_from_epoch(start), counted.get(start, {})) for start in starts]
 
 
 def _from_epoch(seconds: int) -> datetime.datetime:
