@@ -191,7 +191,8 @@ def _fill(count: int) -> float:
     with connection.cursor() as cursor:
         # As autovacuum leaves a table in steady state: PostgreSQL's visibility map set, so
         # counts can be answered from the indexes alone (index-only scans).
-        cursor.execute(f"VACUUM ANALYZE {TABLE}" if connection.vendor == "postgresql" else "ANALYZE")
+        postgres = connection.vendor == "postgresql"
+        cursor.execute(f"VACUUM ANALYZE {TABLE}" if postgres else "ANALYZE")
     return time.perf_counter() - started
 
 
