@@ -251,3 +251,26 @@ def test_screenshots_of_the_operations_pages(site: DjangoServer, browser: Any) -
         timeout=30,
         message="the requeued task's run",
     )
+
+
+def test_the_schedules_task_chooser_searches(site: DjangoServer, browser: Any) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver = browser
+    log_in(driver, site)
+    view(driver, 1280, 800, "light")
+    driver.get(f"{site.url}/admin/django_qstash_schedules/taskschedule/add/")
+    search = driver.find_element(By.CSS_SELECTOR, "input.djq-task-search")
+    search.send_keys("always fails")
+    shown = driver.execute_script(
+        "return [...document.querySelector('select[name=task_name]').options]"
+        ".filter(o => !o.hidden && o.value).map(o => o.value);"
+    )
+    assert shown == ["example.tasks.always_fails"], shown
+    assert driver.find_element(By.CSS_SELECTOR, ".djq-task-search-count").text == "1 match"
+    search.send_keys(Keys.ENTER)
+    select = Select(driver.find_element(By.NAME, "task_name"))
+    assert select.first_selected_option.get_attribute("value") == "example.tasks.always_fails"
+    shoot(driver, "schedule-task-search", 1280, 800, "light")
