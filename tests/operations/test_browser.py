@@ -103,6 +103,9 @@ def site(django_server_factory: Any, publish_via: Any) -> Iterator[DjangoServer]
     server.failing = failing  # type: ignore[attr-defined]
     yield server
     client.message.cancel(pending)
+    # The dev server is shared by the session: leave no dead letters behind.
+    for letter in client.dlq.list(filter={"url": server.webhook_url}).messages:
+        client.dlq.delete(letter.dlq_id)
 
 
 def insert(server: DjangoServer, sql: str, params: tuple[Any, ...]) -> None:

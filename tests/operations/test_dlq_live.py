@@ -115,7 +115,9 @@ def test_filters_by_task_and_age_and_bulk_requeue(site):
     call_command(
         "qstash_dlq",
         "--requeue",
-        "--all",
+        "--all",  # every match: of this task, at this site's webhook (the dev server is shared)
+        "--url",
+        site.webhook_url,
         "--task",
         TASK,
         "--no-input",
@@ -131,7 +133,7 @@ def test_filters_by_task_and_age_and_bulk_requeue(site):
         site.wait_for_runs(2, task="always_fails", key=key)
 
     wait_until(lambda: len(listed()) == 3 or None, timeout=30, message="3 letters again")
-    out = dlq_command("--delete", "--all", "--task", TASK, "--no-input")
+    out = dlq_command("--delete", "--all", "--url", site.webhook_url, "--task", TASK, "--no-input")
     assert "Deleted 3 dead letter(s)." in out
     assert listed() == []
 
