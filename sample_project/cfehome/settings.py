@@ -115,7 +115,11 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Worker-style lines on the console: a task starting, succeeding, retried, failing for good.
+    "formatters": {
+        "worker": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "worker"}},
     "loggers": {
         "django_qstash": {"handlers": ["console"], "level": env.str("QSTASH_LOG_LEVEL", "INFO")},
     },

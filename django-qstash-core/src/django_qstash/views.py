@@ -44,6 +44,7 @@ from django_qstash.store import ClaimDecision, Delivery, ResultStore, get_result
 logger = logging.getLogger("django_qstash")
 
 NON_RETRYABLE = 489
+NON_RETRYABLE_PHRASE = "Non-Retryable Error"
 
 
 _django_json = DjangoJSONEncoder()
@@ -72,11 +73,16 @@ def _answer(status: int, reason: str, **extra: Any) -> HttpResponse:
     response = HttpResponse(content.encode(), content_type="application/json", status=status)
     if status == NON_RETRYABLE:
         response["Upstash-NonRetryable-Error"] = "true"
+        # 489 is QStash's own code: without a phrase Django logs "Unknown Status Code".
+        response.reason_phrase = NON_RETRYABLE_PHRASE
     return response
 
 
-def _refuse(reason: str, error: str) -> HttpResponse:
-    logger.warning("django-qstash refused a delivery: %s", error)
+def _refuse(reason: str, error: str, message_id: str | None = None) -> HttpResponse:
+    # One line per refused delivery, naming the message, so it can be found in QStash's logs.
+    logger.warning(
+        "django-qstash refused message %s (%s): %s", message_id or "(no id)", reason, error
+    )
     return _answer(NON_RETRYABLE, reason, error=error)
 
 
@@ -136,24 +142,29 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
             leeway=conf.CLOCK_TOLERANCE,
         )
     except signing.SignatureError as exc:
-        logger.warning("django-qstash rejected a delivery signature: %s", exc)
+        logger.warning(
+            "django-qstash refused message %s (invalid_signature): %s",
+            meta.get("HTTP_UPSTASH_MESSAGE_ID") or "(no id)",
+            exc,
+        )
         return _answer(401, "invalid_signature", error=str(exc))
 
+    message_id = meta.get("HTTP_UPSTASH_MESSAGE_ID")
     try:
         message = envelope.decode(body)
         task = find_task(message.task)  # registered, or by module path in an installed app
     except MalformedMessage as exc:
-        return _refuse("malformed_message", str(exc))
+        return _refuse("malformed_message", str(exc), message_id)
     except TaskNotRegistered as exc:
-        return _refuse("unknown_task", str(exc))
+        return _refuse("unknown_task", str(exc), message_id)
     try:
         task.bind_arguments(message.args, message.kwargs)
     except TypeError as exc:
-        return _refuse("bad_arguments", str(exc))
+        return _refuse("bad_arguments", str(exc), message_id)
 
     options = message.options
     delivery = Delivery(
-        message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or _fallback_message_id(claims),
+        message_id=message_id or _fallback_message_id(claims),
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,

@@ -75,6 +75,14 @@ class TaskResult(models.Model):
     date_started = models.DateTimeField("started", null=True, blank=True)
     date_done = models.DateTimeField("done", null=True, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="Run time in seconds.")
+    # Nullable so that rows written by code that predates the field (a rolling deploy) still fit.
+    attempt_errors = models.JSONField(
+        "attempts history",
+        default=list,
+        null=True,
+        blank=True,
+        help_text="The error of each failed attempt, oldest first: attempt, at, type, message.",
+    )
 
     class Meta:
         verbose_name = "task result"
@@ -92,14 +100,33 @@ class TaskResult(models.Model):
             ),
             models.Index(fields=["date_created"], name="dqr_taskresult_created_idx"),
             models.Index(fields=["date_done"], name="dqr_taskresult_done_idx"),
+            # The dashboard: figures per task over a window of date_created (covering, so the
+            # aggregates read the index alone), outcomes over time, the latest failures. On
+            # PostgreSQL migration 0002 also adds dqr_taskresult_window_pg_idx (date_created
+            # INCLUDE ...), which models cannot declare without a warning on SQLite.
+            models.Index(
+                fields=["task_name", "date_created", "status", "attempts", "duration"],
+                name="dqr_taskresult_task_window_idx",
+            ),
+            models.Index(fields=["status", "date_created"], name="dqr_taskresult_status_new_idx"),
+            models.Index(fields=["status", "date_done"], name="dqr_taskresult_status_done_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"<Task: {self.task_id} ({self.status})>"
+        return f"{self.task_name} {self.status.lower()} [{self.task_id}]"
 
     @property
     def ready(self) -> bool:
         return self.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
+
+
+class TaskDashboard(TaskResult):
+    """The admin's dashboard of task results (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"
 
 
 class SeenSignature(models.Model):

@@ -49,6 +49,7 @@ from django_qstash import hooks
 from django_qstash.results.claims.base import ClaimStrategy, started
 from django_qstash.results.claims.lock import LockClaims
 from django_qstash.results.claims.row import RowClaims
+from django_qstash.results.attempts import with_attempt_error
 from django_qstash.results.conf import conf
 from django_qstash.results.exceptions import TaskExpired
 from django_qstash.results.locks import (
@@ -233,6 +234,7 @@ class DatabaseResultStore:
                 "republished": False,
                 "date_done": timezone.now(),
                 "duration": duration,
+                "attempt_errors": with_attempt_error(delivery, exc),
             },
             keep_success=True,
         )
@@ -253,6 +255,7 @@ class DatabaseResultStore:
                 "date_done": timezone.now(),
                 # The protocol gives no run time for a retry: time since the delivery arrived.
                 "duration": max(0.0, time.time() - delivery.received_at),
+                "attempt_errors": with_attempt_error(delivery, exc),
             },
             keep_success=True,
         )
