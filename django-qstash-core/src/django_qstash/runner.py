@@ -243,7 +243,7 @@ def _log_failure(
     task: Task[..., Any],
     delivery: Delivery,
     request: TaskRequest,
-    exc: Exception,
+    exc: BaseException,
     *,
     final: bool,
 ) -> None:

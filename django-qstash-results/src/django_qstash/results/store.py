@@ -46,10 +46,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_qstash import hooks
+from django_qstash.results.attempts import with_attempt_error
 from django_qstash.results.claims.base import ClaimStrategy, started
 from django_qstash.results.claims.lock import LockClaims
 from django_qstash.results.claims.row import RowClaims
-from django_qstash.results.attempts import with_attempt_error
 from django_qstash.results.conf import conf
 from django_qstash.results.exceptions import TaskExpired
 from django_qstash.results.locks import (
