@@ -91,13 +91,16 @@ class MakeRun:
 
     def stop(self) -> int:
         """What Ctrl-C does: SIGINT to the whole foreground process group."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
+        # SIGTERM next (the demo still stops its servers on it), SIGKILL last: the servers run in
+        # their own sessions, so a demo killed outright would leave them holding 8000 and 8080.
+        for sig, patience in ((signal.SIGINT, 90), (signal.SIGTERM, 30), (signal.SIGKILL, None)):
+            if self.process.poll() is not None:
+                break
+            os.killpg(self.process.pid, sig)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=patience)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                continue
         return self.process.returncode
 
 
