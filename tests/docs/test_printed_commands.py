@@ -56,6 +56,18 @@ ONE_SHOT = [
     "python manage.py task_schedules --sync --dry-run",
     "python manage.py task_schedules --sync",
     "python manage.py task_schedules --sync --no-input",
+    "python manage.py qstash_dlq --list",
+    "python manage.py qstash_dlq --list --task 'app.tasks.*' --newer-than 2h --json",
+    "python manage.py qstash_dlq --requeue --all --task app.tasks.send_email --no-input",
+    "python manage.py qstash_metrics",
+    "python manage.py qstash_metrics --since 7d --json",
+]
+#: Run as printed too, but their example ids name no dead letter here: each must refuse with a
+#: message and a non-zero status, never a traceback.
+REFUSED = [
+    "python manage.py qstash_dlq --get 1796540653936-1",
+    "python manage.py qstash_dlq --requeue 1796540653936-1",
+    "python manage.py qstash_dlq --delete 1796540653936-1 1796540653852-0",
 ]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -79,11 +91,14 @@ def test_every_printed_command_is_run_by_a_test_or_says_why_not() -> None:
         | set(RUN_ELSEWHERE)
         | set(SERVERS)
         | set(ONE_SHOT)
+        | set(REFUSED)
         | quick_start_commands()  # tests/docs/test_quick_start.py
         | pip  # test_quick_start.py::test_each_printed_pip_install_installs_what_it_says
     )
     assert sorted(printed - covered) == [], "printed commands no test runs"
-    assert sorted((set(SERVERS) | set(ONE_SHOT)) - printed) == [], "listed, but not printed"
+    assert sorted((set(SERVERS) | set(ONE_SHOT) | set(REFUSED)) - printed) == [], (
+        "listed, but not printed"
+    )
     for command, module in RUN_ELSEWHERE.items():
         argv = json.dumps(command.split())  # e.g. ["make", "demo"], as subprocess runs it
         assert argv in (ROOT / module).read_text(), f"{module} does not run {command!r}"
@@ -183,6 +198,14 @@ def test_each_printed_management_command_runs(tmp_path: Path) -> None:
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+            assert "Traceback" not in result.stderr, result.stderr
+        for command in REFUSED:
+            result = subprocess.run(
+                ["bash", "-c", command], cwd=SAMPLE_PROJECT, env=env, input="no\n",
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert result.returncode != 0, f"{command}\n{result.stdout}{result.stderr}"
+            assert "1796540653936-1" in result.stderr, result.stderr
             assert "Traceback" not in result.stderr, result.stderr
     finally:
         devserver.ctrl_c()
