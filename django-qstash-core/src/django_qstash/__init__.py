@@ -20,17 +20,21 @@ __all__ = [
     "EagerResult",
     "GroupResult",
     "Signature",
+    "QStashMessage",
     "Task",
     "chain",
     "group",
     "shared_task",
     "signature",
     "stashed_task",
+    "verify_qstash",
+    "verify_qstash_request",
 ]
 
 if TYPE_CHECKING:
     from django_qstash.canvas import Signature, chain, group, signature
     from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.receiving import QStashMessage, verify_qstash, verify_qstash_request
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
 
@@ -46,6 +50,10 @@ _LAZY = {
     "chain": "django_qstash.canvas",
     "group": "django_qstash.canvas",
     "signature": "django_qstash.canvas",
+    # Receiving QStash messages in views of your own.
+    "QStashMessage": "django_qstash.receiving",
+    "verify_qstash": "django_qstash.receiving",
+    "verify_qstash_request": "django_qstash.receiving",
 }
 
 

@@ -448,6 +448,20 @@ class DatabaseResultStore:
             f"{CLAIM_ATTEMPTS} attempts"
         )
 
+    def remember_signature(self, jti: str, message_id: str, expires: float) -> bool:
+        """Record a signature received by a view of your own (``@verify_qstash``); False when
+        it was received before, a replay. Kept, like a delivery's, until the token expires."""
+        seen = hooks.Delivery(
+            message_id, "", [], {}, signature_id=jti, signature_expires=expires or None
+        )
+        using = router.db_for_write(SeenSignature)
+        try:
+            with transaction.atomic(using=using):
+                self._remember_signature(seen, using)
+        except IntegrityError:
+            return False
+        return True
+
     def _remember_signature(
         self, delivery: hooks.Delivery, using: str, *, ignore_conflicts: bool = False
     ) -> None:
