@@ -37,7 +37,7 @@ def get_client() -> QStash:
                     "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
                     "development run `python -m django_qstash.devserver`, which prints one)."
                 )
-            from qstash import QStash
+            from django_qstash import sdk
 
             retry: Any = (
                 False
@@ -48,7 +48,7 @@ def get_client() -> QStash:
                 }
             )
             _close(_client)
-            _client = QStash(token, retry=retry, base_url=base_url)
+            _client = sdk.new_client(sdk.load().QStash, token, retry=retry, base_url=base_url)
             _client_key = key
         return _client
 
