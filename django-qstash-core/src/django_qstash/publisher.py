@@ -8,8 +8,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ImproperlyConfigured
-
 from django_qstash.conf import conf
 from django_qstash.exceptions import PublishError
 
@@ -25,30 +23,16 @@ _client_key: tuple[Any, ...] | None = None
 def get_client() -> QStash:
     """The shared client. It is rebuilt only when the token, URL or retry setting changes."""
     global _client, _client_key
-    key = (conf.QSTASH_TOKEN, conf.QSTASH_URL, conf.PUBLISH_RETRIES)
+    from django_qstash import sdk
+
+    key = sdk.settings_key()
     client = _client
     if client is not None and key == _client_key:
         return client
     with _lock:
         if _client is None or key != _client_key:
-            token, base_url, retries = key
-            if not token:
-                raise ImproperlyConfigured(
-                    "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
-                    "development run `python -m django_qstash.devserver`, which prints one)."
-                )
-            from django_qstash import sdk
-
-            retry: Any = (
-                False
-                if retries <= 0
-                else {
-                    "retries": retries,
-                    "backoff": lambda attempt: 50 * 2**attempt,
-                }
-            )
             _close(_client)
-            _client = sdk.new_client(sdk.load().QStash, token, retry=retry, base_url=base_url)
+            _client = sdk.client_from_settings("sync", key)
             _client_key = key
         return _client
 

@@ -12,8 +12,8 @@ where they are installed, as in any project whose dependencies bring them):
 * ``jwt`` (PyJWT), which the SDK's ``Receiver`` imports; django-qstash verifies signatures
   without it.
 
-``trio``, ``anyio`` and ``jwt`` are replaced by stand-ins that import the real module on first use, so code
-that does use them behaves as before.
+``trio``, ``anyio`` and ``jwt`` are replaced by stand-ins that import the real module on first
+use, so code that does use them behaves as before.
 
 The clients django-qstash builds (:func:`new_client`) share one TLS context per process, the one
 httpx would build for each (certifi's store, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``): loading the
@@ -161,3 +161,34 @@ def new_client(cls: type[C], token: str, *, retry: Any, base_url: str | None) ->
         return cls(token, retry=retry, base_url=base_url)  # type: ignore[call-arg]
     finally:
         _building.context = None
+
+
+def settings_key() -> tuple[str | None, str | None, int]:
+    """What a client is built from: the token, the QStash URL and the publish retries."""
+    from django_qstash.conf import conf
+
+    return (conf.QSTASH_TOKEN, conf.QSTASH_URL, conf.PUBLISH_RETRIES)
+
+
+def client_from_settings(kind: str, key: tuple[str | None, str | None, int]) -> Any:
+    """A new ``QStash`` (``kind="sync"``) or ``AsyncQStash`` (``"async"``) for
+    :func:`settings_key`'s ``key``; ImproperlyConfigured without a token."""
+    token, base_url, retries = key
+    if not token:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
+            "development run `python -m django_qstash.devserver`, which prints one)."
+        )
+    qstash = load()
+    cls = qstash.AsyncQStash if kind == "async" else qstash.QStash
+    return new_client(cls, token, retry=retry_config(retries), base_url=base_url)
+
+
+def retry_config(retries: int) -> Any:
+    """The SDK's ``retry`` argument for ``DJANGO_QSTASH_PUBLISH_RETRIES``: none, or that many
+    retries with a short exponential backoff (50 ms, 100 ms, 200 ms, ...)."""
+    if retries <= 0:
+        return False
+    return {"retries": retries, "backoff": lambda attempt: 50 * 2**attempt}
