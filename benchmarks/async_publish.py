@@ -1,0 +1,130 @@
+"""Async views that publish: `await task.adelay()` against `await sync_to_async(task.delay)()`.
+
+One uvicorn worker serves benchmarks/urls_async.py; each view publishes one task to a loopback
+stub that answers like QStash (benchmarks/_qstash_stub.py, its own process). A load generator in
+this process keeps CONCURRENCY requests in flight on kept-alive connections; each round sends
+REQUESTS requests to one view, the views alternate round after round, and requests/s are
+compared as ratios of medians against `sync_to_async(task.delay)()` measured in the same run.
+
+Goal: `adelay()` >= 2x `sync_to_async(task.delay)()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django_qstash.devserver.process import free_port, stop_process, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = 50
+REQUESTS = 1000
+
+CANDIDATES = {
+    "await task.adelay()": "/adelay/",
+    "await sync_to_async(task.delay)()": "/sync-to-async/",
+    "sync_to_async(thread_sensitive=False)": "/thread-pool/",
+}
+BASELINE = "await sync_to_async(task.delay)()"
+
+
+async def _worker(port: int, path: str, count: int, statuses: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    try:
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            statuses.append(int(head[9:12]))
+    finally:
+        writer.close()
+
+
+async def _round(port: int, path: str, requests: int, concurrency: int) -> float:
+    """Requests per second of one round; every answer must be a 200."""
+    statuses: list[int] = []
+    per_worker = requests // concurrency
+    start = time.perf_counter()
+    await asyncio.gather(*(_worker(port, path, per_worker, statuses) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    failed = [s for s in statuses if s != 200]
+    if failed:
+        raise RuntimeError(f"{path}: {len(failed)} answers were not 200 (e.g. {failed[0]})")
+    return len(statuses) / elapsed
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def main(rounds: int = 5, requests: int = REQUESTS, concurrency: int = CONCURRENCY) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": ""}
+    stub = start([sys.executable, "-m", "benchmarks._qstash_stub"], env)
+    assert stub.stdout is not None
+    qstash_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    port = free_port()
+    server = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "asyncio",
+        ],
+        {**env, "QSTASH_URL": qstash_url, "DJANGO_SETTINGS_MODULE": "benchmarks.settings_async"},
+    )
+    samples: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    try:
+        wait_until(lambda: _answers(port), timeout=30, what="uvicorn to answer")
+        for path in CANDIDATES.values():  # warm-up: clients built, code paths loaded
+            asyncio.run(_round(port, path, concurrency * 2, concurrency))
+        for _ in range(rounds):
+            for name, path in CANDIDATES.items():
+                samples[name].append(asyncio.run(_round(port, path, requests, concurrency)))
+    finally:
+        stop_process(server)  # type: ignore[arg-type]
+        stop_process(stub)  # type: ignore[arg-type]
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    width = max(len(name) for name in medians)
+    lines = [
+        f"Async views publishing one task: 1 uvicorn worker, {concurrency} concurrent requests, "
+        f"{rounds} rounds of {requests}",
+        f"  {'':<{width}}  {'req/s':>8}  {'ratio':>7}",
+    ]
+    for name, value in medians.items():
+        lines.append(f"  {name:<{width}}  {value:8.0f}  {value / medians[BASELINE]:6.2f}x")
+    return "\n".join(lines)
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
