@@ -14,7 +14,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"django_qstash.hooks", "django_qstash.exceptions"}
+PUBLIC = {"django_qstash.hooks", "django_qstash.exceptions", "django_qstash.states"}
 
 
 def core_modules() -> set[str]:

@@ -6,7 +6,7 @@ import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from django_qstash import backends
+from django_qstash import backend_checks
 from tests.tasks_backend.conftest import QSTASH_TASKS
 
 try:
@@ -38,9 +38,9 @@ def test_the_sample_project_configuration_passes():
 
 
 def test_e101_the_core_app_is_not_installed(monkeypatch):
-    real = backends.apps.is_installed
+    real = backend_checks.apps.is_installed
     monkeypatch.setattr(
-        backends.apps, "is_installed", lambda name: name != "django_qstash" and real(name)
+        backend_checks.apps, "is_installed", lambda name: name != "django_qstash" and real(name)
     )
     with override_settings(TASKS=configured(), QSTASH_TOKEN=None):
         ids = [m.id for m in task_backends["default"].check()]
@@ -71,9 +71,11 @@ def test_e104_bad_option_values(options):
 
 
 def test_e105_results_asked_for_without_the_results_app(monkeypatch, no_result_store):
-    real = backends.apps.is_installed
+    real = backend_checks.apps.is_installed
     monkeypatch.setattr(
-        backends.apps, "is_installed", lambda name: name != "django_qstash.results" and real(name)
+        backend_checks.apps,
+        "is_installed",
+        lambda name: name != "django_qstash.results" and real(name),
     )
     assert check_ids(OPTIONS={"get_result": True}) == ["django_qstash.E105"]
     assert check_ids(OPTIONS={"get_result": False}) == []

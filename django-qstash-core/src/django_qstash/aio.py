@@ -1,4 +1,4 @@
-"""The async publishing client: one ``qstash.AsyncQStash`` per event loop.
+"""Async publishing: one ``qstash.AsyncQStash`` per event loop, and the async senders.
 
 An httpx async client belongs to the event loop it first ran on (its pooled connections are that
 loop's streams), so each loop gets its own SDK client, reused for every publish on that loop
@@ -17,14 +17,20 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django_qstash import sdk
+from asgiref.sync import sync_to_async
+
+from django_qstash import publisher, sdk
+from django_qstash.signals import log_raised, message_published
+from django_qstash.store import get_result_store
 
 if TYPE_CHECKING:
     from qstash import AsyncQStash
+
+    from django_qstash.messages import PreparedMessage
 
 
 @dataclass
@@ -88,3 +94,58 @@ async def close_async_client() -> None:
 def loop_client_count() -> int:
     """How many event loops hold a client (for tests and diagnostics)."""
     return len(_clients)
+
+
+# ------------------------------------------------------------------------------ sending
+
+
+async def send(prepared: PreparedMessage) -> str:
+    """Publish a prepared message with the running loop's client; returns its message id."""
+    return await publish(prepared.body, **prepared.publish_arguments())
+
+
+async def publish(body: bytes, **options: Any) -> str:
+    """``publisher.publish`` on the running loop's client, without leaving the loop."""
+    client = await get_async_client()
+    call = publisher.sdk_call(body, **options)
+    try:
+        return await call.arun(client)
+    except Exception as exc:
+        raise publisher.publish_error(exc, client.http._base_url) from exc
+
+
+async def send_batch(messages: Sequence[PreparedMessage]) -> list[str]:
+    """Publish prepared messages in one request; returns their message ids, in order."""
+    return await publish_batch([(p.body, p.publish_arguments()) for p in messages])
+
+
+async def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[str]:
+    """``publisher.publish_batch`` on the running loop's client."""
+    client = await get_async_client()
+    items = publisher.batch_items(messages)
+    try:
+        responses = await client.message.batch(items)
+    except Exception as exc:
+        raise publisher.publish_error(exc, client.http._base_url) from exc
+    return publisher.batch_ids(responses)
+
+
+async def record_published(prepared: PreparedMessage, message_id: str, sender: Any) -> None:
+    """``pipeline.record_published`` from async code: a store that can record without the
+    database (``arecord_published``, as the results app's when it keeps no PENDING rows)
+    costs no thread; signal receivers run as Django runs them (sync ones in a thread)."""
+    store = get_result_store()
+    if store is not None and not prepared.ignore_result:
+        arecord = getattr(store, "arecord_published", None)
+        if arecord is None:
+            arecord = sync_to_async(store.record_published)
+        await arecord(message_id, prepared.task_name, prepared.args, prepared.kwargs)
+    if message_published.receivers:
+        responses = await message_published.asend_robust(
+            sender,
+            message_id=message_id,
+            task_name=prepared.task_name,
+            args=prepared.args,
+            kwargs=prepared.kwargs,
+        )
+        log_raised(responses)

@@ -30,27 +30,32 @@ Without either, importing this module raises
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import datetime
 import inspect
-import math
 import os
-import re
 import socket
 import traceback as traceback_module
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
-from django.apps import apps
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from django_qstash import hooks
+from django_qstash import envelope, pipeline, publisher, runner, signals, states
+from django_qstash.backend_checks import check_backend
+from django_qstash.backend_options import (
+    BACKEND_OPTIONS,
+    QUEUE_NAME,
+    TASK_OPTIONS,
+    QStashTask,
+    option_errors,
+    unix_seconds,
+)
 from django_qstash.conf import conf
-from django_qstash.options import duration
 from django_qstash.registry import registry
+from django_qstash.store import Delivery, StoredResult, get_result_store
 from django_qstash.task import Task as QStashRuntimeTask
 from django_qstash.tasks_compat import (
     DEFAULT_TASK_QUEUE_NAME,
@@ -70,32 +75,14 @@ from django_qstash.tasks_compat import (
 
 __all__ = [
     "BACKEND_OPTIONS",
+    "QUEUE_NAME",
     "TASK_OPTIONS",
     "DjangoTaskAdapter",
     "QStashBackend",
     "QStashTask",
     "adapter_for",
+    "worker_id",
 ]
-
-#: QStash delivery options a Task can carry (``@task(max_retries=3)`` on Django 6.1+ and with the
-#: backport, ``task.using(max_retries=3)`` everywhere).
-TASK_OPTIONS = (
-    "max_retries",
-    "retry_delay",
-    "timeout",
-    "deduplication_id",
-    "content_based_deduplication",
-    "callback",
-    "failure_callback",
-    "label",
-)
-
-#: Keys of ``TASKS[alias]["OPTIONS"]``: defaults of the task options (a per-message
-#: deduplication id makes no sense as a default), and ``get_result``.
-BACKEND_OPTIONS = frozenset(TASK_OPTIONS) - {"deduplication_id"} | {"get_result"}
-
-#: What QStash accepts as a queue name.
-QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 #: The worker id recorded for earlier attempts: QStash does not say which process ran them.
 UNKNOWN_WORKER = "unknown"
@@ -114,125 +101,7 @@ def worker_id() -> str:
 def _send(signal: Signal, sender: Any, task_result: TaskResult[..., Any]) -> None:
     # A receiver that raises is logged and changes nothing: the message is already published,
     # or the task already ran, as for django-qstash's own hooks.
-    hooks.send_robust(signal, sender, task_result=task_result)
-
-
-# ------------------------------------------------------------------------------ option checks
-
-
-def _option_errors(options: Mapping[str, Any]) -> list[str]:
-    """What is wrong with these QStash option values, one sentence each."""
-    problems = []
-
-    def bad(name: str, expected: str) -> None:
-        problems.append(f"{name} must be {expected}, not {options[name]!r}")
-
-    def is_int(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    for name, value in options.items():
-        if value is None:
-            continue
-        if name == "max_retries":
-            if not is_int(value) or value < 0:
-                bad(name, "a whole number >= 0")
-        elif name == "timeout":
-            if isinstance(value, datetime.timedelta):
-                value = value.total_seconds()
-            if isinstance(value, str):
-                if not value.strip():
-                    bad(name, 'seconds or a duration such as "30s"')
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                bad(name, 'a positive number of seconds or a duration such as "30s"')
-        elif name in ("content_based_deduplication", "get_result"):
-            if not isinstance(value, bool):
-                bad(name, "True or False")
-        elif name in TASK_OPTIONS and (not isinstance(value, str) or not value):
-            bad(name, "a non-empty string")
-    return problems
-
-
-def _unix_seconds(moment: datetime.datetime) -> int:
-    """Upstash-Not-Before for ``moment``: whole seconds, rounded up so it never runs early."""
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return math.ceil(moment.timestamp())
-
-
-# ------------------------------------------------------------------------------ the Task class
-
-if TYPE_CHECKING:
-    _TaskBase: TypeAlias = Task[..., Any]
-else:
-    _TaskBase = Task
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class QStashTask(_TaskBase):
-    """The backend's ``task_class``: a Django Task plus QStash delivery options.
-
-    ``None`` means the backend's ``OPTIONS`` default, then QStash's own default.
-
-    On Django 6.1 (and with the backport) ``@task`` passes extra keywords through, so
-    ``@task(max_retries=5, timeout="2m")`` works. Django 6.0's ``@task`` refuses them; there,
-    ``my_task.using(max_retries=5)`` gives a configured copy (``using`` accepts these options
-    besides Django's own), and ``OPTIONS`` sets defaults for every task of the backend.
-    """
-
-    #: Upstash-Retries: how often QStash retries a failed delivery.
-    max_retries: int | None = None
-    #: Upstash-Retry-Delay: an expression in milliseconds over ``retried``, e.g. "1000 * retried".
-    retry_delay: str | None = None
-    #: Upstash-Timeout: seconds, a timedelta, or a duration such as "30s".
-    timeout: int | float | str | datetime.timedelta | None = None
-    #: Upstash-Deduplication-Id: QStash drops another message with this id for 10 minutes.
-    deduplication_id: str | None = None
-    #: Upstash-Content-Based-Deduplication.
-    content_based_deduplication: bool | None = None
-    #: Upstash-Callback / Upstash-Failure-Callback: URLs QStash calls with the outcome.
-    callback: str | None = None
-    failure_callback: str | None = None
-    #: Upstash-Label, to filter logs and the DLQ.
-    label: str | None = None
-
-    def using(
-        self,
-        *,
-        priority: int | None = None,
-        queue_name: str | None = None,
-        run_after: datetime.datetime | datetime.timedelta | None = None,
-        backend: str | None = None,
-        **options: Any,
-    ) -> QStashTask:
-        """A modified copy, as Django's ``using``; also takes the QStash options.
-
-        ``run_after`` may be a timedelta: it is counted from now.
-        """
-        unknown = sorted(set(options) - set(TASK_OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"using() got unexpected keyword argument(s) {', '.join(unknown)}; the QStash "
-                f"options are {', '.join(TASK_OPTIONS)}"
-            )
-        changes: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("priority", priority),
-                ("queue_name", queue_name),
-                ("run_after", run_after),
-                ("backend", backend),
-            )
-            if value is not None
-        }
-        changes.update(options)
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def qstash_options(self) -> dict[str, Any]:
-        """The QStash options set on this task (``None`` ones left out)."""
-        return {
-            name: getattr(self, name) for name in TASK_OPTIONS if getattr(self, name) is not None
-        }
+    signals.send_robust(signal, sender, task_result=task_result)
 
 
 # ------------------------------------------------------------------------------ the adapter
@@ -358,11 +227,11 @@ def adapter_for(task: Task[..., Any]) -> DjangoTaskAdapter:
 READY = TaskResultStatus("READY")
 
 _STATUSES: dict[str, Any] = {
-    "PENDING": TaskResultStatus.READY,
-    "RETRY": TaskResultStatus.READY,  # failed, and QStash will deliver it again
-    "STARTED": TaskResultStatus.RUNNING,
-    "SUCCESS": TaskResultStatus.SUCCESSFUL,
-    "FAILURE": TaskResultStatus.FAILED,
+    states.PENDING: TaskResultStatus.READY,
+    states.RETRY: TaskResultStatus.READY,  # failed, and QStash will deliver it again
+    states.STARTED: TaskResultStatus.RUNNING,
+    states.SUCCESS: TaskResultStatus.SUCCESSFUL,
+    states.FAILURE: TaskResultStatus.FAILED,
 }
 
 
@@ -392,7 +261,7 @@ class QStashBackend(BaseTaskBackend):
     def supports_get_result(self) -> bool:  # type: ignore[override]
         if self.options.get("get_result") is False:
             return False
-        return hooks.get_result_store() is not None
+        return get_result_store() is not None
 
     # -------------------------------------------------------------------------- validation
 
@@ -404,7 +273,7 @@ class QStashBackend(BaseTaskBackend):
             object.__setattr__(task, "run_after", timezone.now() + run_after)
         super().validate_task(task)
         if isinstance(task, QStashTask):
-            problems = _option_errors(task.qstash_options)
+            problems = option_errors(task.qstash_options)
             if problems:
                 raise InvalidTask(f"{task.module_path}: {'; '.join(problems)}.")
         adapter_for(task)
@@ -420,12 +289,10 @@ class QStashBackend(BaseTaskBackend):
         }
         if isinstance(task, QStashTask):
             merged.update(task.qstash_options)
-        if merged.get("timeout") is not None:
-            merged["timeout"] = duration(merged["timeout"])
         if task.queue_name != DEFAULT_TASK_QUEUE_NAME:
             merged["queue"] = task.queue_name
         if task.run_after is not None:
-            merged["not_before"] = _unix_seconds(task.run_after)
+            merged["not_before"] = unix_seconds(task.run_after)
         return merged
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
@@ -434,28 +301,16 @@ class QStashBackend(BaseTaskBackend):
         call_args, call_kwargs = list(args), dict(kwargs)
         adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
 
-        options = self.publish_options(task)
-        message_options = (
-            {"max_retries": options["max_retries"]} if "max_retries" in options else {}
-        )
-        # The same envelope as .delay(); ArgumentsNotSerializable (a TypeError) names the
-        # argument that is not JSON before anything is published.
-        body = hooks.build_message(adapter.name, call_args, call_kwargs, message_options)
         if conf.ALWAYS_EAGER:
+            # The same JSON check as a publish: ArgumentsNotSerializable names the argument.
+            envelope.build(adapter.name, call_args, call_kwargs)
             return self._run_eagerly(task, adapter, call_args, call_kwargs)
-
-        message_id = hooks.publish_message(body, **options)
-        store = hooks.get_result_store()
-        if store is not None:
-            store.record_published(message_id, adapter.name, call_args, call_kwargs)
-        hooks.send_robust(
-            hooks.message_published,
-            adapter,
-            message_id=message_id,
-            task_name=adapter.name,
-            args=call_args,
-            kwargs=call_kwargs,
+        # The same pipeline as .delay(); the options are the Task's, not carried in the body.
+        prepared = pipeline.prepare(
+            adapter, call_args, call_kwargs, self.publish_options(task), carry=False
         )
+        message_id = publisher.send(prepared)
+        pipeline.record_published(prepared, message_id, adapter)
         result = self._new_result(task, message_id, call_args, call_kwargs)
         _send(task_enqueued, type(self), result)
         return result
@@ -486,11 +341,9 @@ class QStashBackend(BaseTaskBackend):
         kwargs: dict[str, Any],
     ) -> TaskResult[..., Any]:
         """DJANGO_QSTASH_ALWAYS_EAGER: run now, in this process, as a delivery would."""
-        from django_qstash import runner
-
         result = self._new_result(task, get_random_string(32), args, kwargs)
         _send(task_enqueued, type(self), result)
-        delivery = hooks.Delivery(
+        delivery = Delivery(
             message_id=result.id, task_name=adapter.name, args=args, kwargs=kwargs, is_eager=True
         )
         token = _eager_result.set(result)
@@ -506,7 +359,7 @@ class QStashBackend(BaseTaskBackend):
 
     def get_result(self, result_id: str) -> TaskResult[..., Any]:
         """The stored outcome of ``result_id`` (a QStash message id), as a TaskResult."""
-        store = hooks.get_result_store() if self.supports_get_result else None
+        store = get_result_store() if self.supports_get_result else None
         if store is None:
             raise NotImplementedError(
                 "QStashBackend reads results from django-qstash's result store: add "
@@ -525,7 +378,7 @@ class QStashBackend(BaseTaskBackend):
         return self._result_from_store(stored, adapter.django_task)
 
     def _result_from_store(
-        self, stored: hooks.StoredResult, task: Task[..., Any]
+        self, stored: StoredResult, task: Task[..., Any]
     ) -> TaskResult[..., Any]:
         status = _STATUSES.get(stored.status, TaskResultStatus.READY)
         finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
@@ -560,58 +413,4 @@ class QStashBackend(BaseTaskBackend):
     # -------------------------------------------------------------------------- checks
 
     def check(self, **kwargs: Any) -> list[CheckMessage]:
-        messages: list[CheckMessage] = []
-        label = f"TASKS[{self.alias!r}]"
-        if not apps.is_installed("django_qstash"):
-            from django_qstash.checks import check_settings
-
-            messages.append(
-                Error(
-                    f"{label} uses QStashBackend, but 'django_qstash' is not in INSTALLED_APPS.",
-                    hint="Add 'django_qstash' to INSTALLED_APPS and include "
-                    "django_qstash.urls in your URLconf: the webhook runs the tasks.",
-                    id="django_qstash.E101",
-                )
-            )
-            messages.extend(check_settings())
-        bad_queues = sorted(q for q in self.queues if not QUEUE_NAME.fullmatch(q))
-        if bad_queues:
-            messages.append(
-                Error(
-                    f"{label}['QUEUES'] has names QStash cannot use as queue names: "
-                    f"{', '.join(map(repr, bad_queues))}.",
-                    hint="Use letters, digits, '.', '_' and '-' only.",
-                    id="django_qstash.E102",
-                )
-            )
-        options = self.options if isinstance(self.options, Mapping) else {}
-        unknown = sorted(set(options) - BACKEND_OPTIONS)
-        if unknown:
-            messages.append(
-                Error(
-                    f"{label}['OPTIONS'] has unknown keys: {', '.join(map(repr, unknown))}.",
-                    hint=f"Known keys: {', '.join(sorted(BACKEND_OPTIONS))}.",
-                    id="django_qstash.E103",
-                )
-            )
-        problems = _option_errors({k: v for k, v in options.items() if k in BACKEND_OPTIONS})
-        if problems:
-            messages.append(
-                Error(
-                    f"{label}['OPTIONS']: {'; '.join(problems)}.",
-                    hint="See docs/django-tasks.md for each option.",
-                    id="django_qstash.E104",
-                )
-            )
-        if options.get("get_result") is True and not (
-            hooks.get_result_store() is not None or apps.is_installed("django_qstash.results")
-        ):
-            messages.append(
-                Error(
-                    f"{label}['OPTIONS']['get_result'] is True, but no result store is "
-                    "registered: results cannot be read.",
-                    hint="Add 'django_qstash.results' to INSTALLED_APPS, or remove the option.",
-                    id="django_qstash.E105",
-                )
-            )
-        return messages
+        return check_backend(self)

@@ -1,14 +1,11 @@
-"""Celery's canvas over QStash: signatures, ``chain`` and ``group``.
+"""Celery's canvas over QStash: ``chain`` and ``group`` (signatures are in ``signatures``).
 
-* A :class:`Signature` is a task name with arguments and options. Like Celery's, it is a
-  ``dict`` (``task``, ``args``, ``kwargs``, ``options``, ``subtask_type``, ``immutable``), so
-  it travels inside a message as plain JSON.
 * ``link``/``link_error`` signatures are kept in the message of the task they follow, and that
   message is published with ``Upstash-Callback`` / ``Upstash-Failure-Callback`` pointing at the
-  webhook (with a query marker). When QStash calls back, :func:`continue_from_callback` reads
-  the original message out of the callback, and publishes the linked signatures: on success
-  with the task's result prepended to their arguments (unless immutable, ``.si()``), on final
-  failure with the failed task's id (Celery's classic errback form).
+  webhook (with a query marker). When QStash calls back, ``callbacks.continue_from_callback``
+  reads the original message out of the callback and publishes the linked signatures: on
+  success with the task's result prepended to their arguments (unless immutable, ``.si()``),
+  on final failure with the failed task's id (Celery's classic errback form).
 * ``chain(a, b, c)`` is ``a`` linked to ``chain(b, c)``: each step is published by the callback
   of the step before, so a chain needs no process waiting for it.
 * ``group([...])`` publishes all its members in one QStash batch request.
@@ -17,197 +14,47 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope, publisher
+from django_qstash import pipeline, publisher
 from django_qstash.conf import conf
-from django_qstash.exceptions import CanvasNotSupported, MalformedMessage
-from django_qstash.registry import registry
-from django_qstash.result import AsyncResult, EagerResult, GroupResult
+from django_qstash.exceptions import CanvasNotSupported
+from django_qstash.result import AsyncResult, GroupResult
+from django_qstash.signatures import (
+    CALLBACK_MARKERS,
+    LINK_ERROR_MARKER,
+    LINK_MARKER,
+    Signature,
+    _require_signature,
+    maybe_signature,
+    signature,
+    signature_list,
+)
 
 if TYPE_CHECKING:
-    from django_qstash.task import PreparedMessage, Task
+    from django_qstash.messages import PreparedMessage
+    from django_qstash.task import Task
 
-#: Query strings of the webhook URL QStash's callbacks are sent to (covered by the signature).
-LINK_MARKER = "django_qstash=link"
-LINK_ERROR_MARKER = "django_qstash=link_error"
-CALLBACK_MARKERS = frozenset({LINK_MARKER, LINK_ERROR_MARKER})
-
-
-class Signature(dict[str, Any]):
-    """A task call to make later: ``add.s(2)``, ``add.si(2, 2)``, ``signature("app.add")``."""
-
-    def __init__(
-        self,
-        task: Task[..., Any] | str,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        options: Mapping[str, Any] | None = None,
-        *,
-        immutable: bool = False,
-        subtask_type: str | None = None,
-    ) -> None:
-        name = task if isinstance(task, str) else task.name
-        super().__init__(
-            task=name,
-            args=list(args or ()),
-            kwargs=dict(kwargs or {}),
-            options=dict(options or {}),
-            subtask_type=subtask_type,
-            immutable=immutable,
-        )
-        self._task = None if isinstance(task, str) else task
-
-    # ------------------------------------------------------------------------ fields
-
-    @property
-    def task(self) -> str:
-        return str(self["task"])
-
-    name = task
-
-    @property
-    def args(self) -> list[Any]:
-        return list(self["args"])
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return dict(self["kwargs"])
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self["options"])
-
-    @property
-    def immutable(self) -> bool:
-        return bool(self["immutable"])
-
-    @property
-    def subtask_type(self) -> str | None:
-        value = self.get("subtask_type")
-        return None if value is None else str(value)
-
-    @property
-    def type(self) -> Task[..., Any]:
-        """The task object, found in the registry by name."""
-        if self._task is None:
-            self._task = registry.get(self.task)
-        return self._task
-
-    def __repr__(self) -> str:
-        arguments = [repr(a) for a in self["args"]]
-        arguments += [f"{k}={v!r}" for k, v in self["kwargs"].items()]
-        marker = "si" if self.immutable else "s"
-        return f"{self.task}.{marker}({', '.join(arguments)})"
-
-    # ------------------------------------------------------------------------ building
-
-    def clone(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> Signature:
-        """A copy with more arguments (prepended, unless immutable) and options."""
-        new_args, new_kwargs, new_options = self._merge(args, kwargs, options)
-        return Signature(
-            self._task or self.task,
-            new_args,
-            new_kwargs,
-            new_options,
-            immutable=self.immutable,
-        )
-
-    def set(self, **options: Any) -> Signature:
-        self["options"] = {**self["options"], **options}
-        return self
-
-    def set_immutable(self, immutable: bool) -> None:
-        self["immutable"] = immutable
-
-    def link(self, callback: Signature) -> Signature:
-        """Run ``callback`` with this task's result after it succeeds; returns ``callback``."""
-        self["options"]["link"] = [*signature_list(self["options"].get("link")), callback]
-        return callback
-
-    def link_error(self, errback: Signature) -> Signature:
-        """Run ``errback`` with this task's id after it failed for good; returns ``errback``."""
-        current = signature_list(self["options"].get("link_error"))
-        self["options"]["link_error"] = [*current, errback]
-        return errback
-
-    on_error = link_error
-
-    def __or__(self, other: Signature) -> chain:  # type: ignore[override]
-        return chain(self, other)
-
-    def _merge(
-        self,
-        args: Sequence[Any] | None,
-        kwargs: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
-    ) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
-        merged_options = {**self["options"], **options}
-        if self.immutable:
-            return list(self["args"]), dict(self["kwargs"]), merged_options
-        return (
-            [*(args or ()), *self["args"]],
-            {**self["kwargs"], **(kwargs or {})},
-            merged_options,
-        )
-
-    # ------------------------------------------------------------------------ calling
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task inline in this process."""
-        call_args, call_kwargs, _ = self._merge(args, kwargs, {})
-        return self.type(*call_args, **call_kwargs)
-
-    def delay(self, *args: Any, **kwargs: Any) -> Any:
-        return self.apply_async(args, kwargs)
-
-    def apply_async(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> Any:
-        """Publish the task; ``args`` come before the signature's own (partial application)."""
-        call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
-        return self.type.apply_async(call_args, call_kwargs, **call_options)
-
-    def apply(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> Any:
-        """Run the task eagerly (see ``Task.apply``)."""
-        call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
-        return self.type.apply(call_args, call_kwargs, **call_options)
-
-    def _prepared(
-        self,
-        args: Sequence[Any] | None,
-        kwargs: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
-    ) -> list[PreparedMessage]:
-        """The messages publishing this signature takes (one), for a batch."""
-        call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
-        task = self.type
-        task.bind_arguments(call_args, call_kwargs)
-        return [task._prepare_call(call_args, call_kwargs, call_options)]
+__all__ = [
+    "CALLBACK_MARKERS",
+    "LINK_ERROR_MARKER",
+    "LINK_MARKER",
+    "Signature",
+    "chain",
+    "chord",
+    "group",
+    "maybe_signature",
+    "signature",
+    "signature_list",
+]
 
 
 # ---------------------------------------------------------------------------------- chain
 
 
-class chain(Signature):
+class chain(Signature, kind="chain"):
     """Tasks run one after another, each receiving the result of the one before.
 
     ``chain(a.s(1), b.s(), c.s()).delay()`` publishes ``a`` now; ``b`` is published by the
@@ -226,7 +73,7 @@ class chain(Signature):
             else:
                 steps.append(step)
         for position, step in enumerate(steps[:-1]):
-            if isinstance(step, group):
+            if step.subtask_type == "group":
                 raise CanvasNotSupported(
                     f"chain step {position + 1} is a group followed by more tasks, which is a "
                     "chord: django-qstash does not support chords (see django_qstash.canvas."
@@ -329,20 +176,11 @@ class chain(Signature):
             callback.apply(call_args)
         return result
 
-    def _prepared(
-        self,
-        args: Sequence[Any] | None,
-        kwargs: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
-    ) -> list[PreparedMessage]:
-        first, first_options = self._first_step(args, kwargs, options)
-        return first._prepared(None, None, first_options)
-
 
 # ---------------------------------------------------------------------------------- group
 
 
-class group(Signature):
+class group(Signature, kind="group"):
     """Tasks run in parallel: ``group([a.s(1), a.s(2)]).delay()`` is one QStash batch request.
 
     Returns a :class:`~django_qstash.result.GroupResult` of the members' results. In a chain,
@@ -385,14 +223,14 @@ class group(Signature):
             return self.apply(args, kwargs, **options)
         merged = {**self["options"], **options}
         group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
-        prepared = self._prepared(args, kwargs, {**merged, "group_id": group_id})
-        if not prepared:
+        calls = _prepared(self, args, kwargs, {**merged, "group_id": group_id})
+        if not calls:
             return GroupResult(group_id, [])
-        message_ids = publisher.publish_batch([(p.body, p.publish) for p in prepared])
-        results = [
-            p.task._published(message_id, p)
-            for message_id, p in zip(message_ids, prepared, strict=True)
-        ]
+        message_ids = publisher.send_batch([prepared for _, prepared in calls])
+        results = []
+        for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
+            pipeline.record_published(prepared, message_id, task)
+            results.append(AsyncResult(message_id, task_name=task.name))
         return GroupResult(group_id, results)
 
     def apply(
@@ -405,22 +243,6 @@ class group(Signature):
         group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
         results = [task.apply(args, kwargs, group_id=group_id, **merged) for task in self.tasks]
         return GroupResult(group_id, results)
-
-    def _prepared(
-        self,
-        args: Sequence[Any] | None,
-        kwargs: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
-    ) -> list[PreparedMessage]:
-        merged = {**self["options"], **options}
-        deduplication_id = merged.pop("deduplication_id", None)
-        prepared: list[PreparedMessage] = []
-        for index, task in enumerate(self.tasks):
-            member_options = dict(merged)
-            if deduplication_id is not None:
-                member_options["deduplication_id"] = f"{deduplication_id}.{index}"
-            prepared.extend(task._prepared(args, kwargs, member_options))
-        return prepared
 
 
 class chord:
@@ -444,127 +266,30 @@ class chord:
         )
 
 
-# ---------------------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------------------- batches
 
 
-def signature(
-    task: Task[..., Any] | str | Mapping[str, Any],
-    args: Sequence[Any] | None = None,
-    kwargs: Mapping[str, Any] | None = None,
-    **options: Any,
-) -> Signature:
-    """``signature("app.tasks.add", args=(2, 2))``, or a signature from its dict form."""
-    if isinstance(task, Mapping):
-        return _require_signature(task)
-    immutable = bool(options.pop("immutable", False))
-    return Signature(task, args, kwargs, options, immutable=immutable)
-
-
-def maybe_signature(value: Any) -> Signature | None:
-    """A :class:`Signature` (or chain/group) from a signature, a task, or its dict form."""
-    if value is None:
-        return None
-    return _require_signature(value)
-
-
-def _require_signature(value: Any) -> Signature:
-    if isinstance(value, Signature):
-        return value
-    if isinstance(value, Mapping):
-        kind = value.get("subtask_type")
-        options = dict(value.get("options") or {})
-        if kind == "chain":
-            return chain(*value["kwargs"]["tasks"], **options)
-        if kind == "group":
-            return group(*value["kwargs"]["tasks"], **options)
-        if not isinstance(value.get("task"), str):
-            raise TypeError(f"not a signature: {value!r}")
-        return Signature(
-            value["task"],
-            value.get("args"),
-            value.get("kwargs"),
-            options,
-            immutable=bool(value.get("immutable", False)),
-        )
-    if hasattr(value, "s") and hasattr(value, "name"):
-        return Signature(value)  # a task: link=other_task works as in Celery
-    raise TypeError(f"expected a signature (task.s(...)), got {type(value).__name__}: {value!r}")
-
-
-def signature_list(value: Any) -> list[Signature]:
-    """``link=``/``link_error=`` as a list of signatures (one, or a list of them)."""
-    if value is None:
-        return []
-    if isinstance(value, Mapping) or not isinstance(value, Iterable):
-        return [_require_signature(value)]
-    return [_require_signature(item) for item in value]
-
-
-# ---------------------------------------------------------------------------------- callbacks
-
-
-class CallbackIgnored(Exception):
-    """The callback needs nothing done (a failed attempt, a retry, a duplicate)."""
-
-
-def continue_from_callback(marker: str, body: bytes) -> list[str]:
-    """Publish what follows a task, from the body of QStash's (failure) callback (§3.3).
-
-    Returns the published message ids. Raises :class:`CallbackIgnored` when there is nothing
-    to do, :class:`MalformedMessage` when the callback cannot be read, and whatever publishing
-    raises (the webhook answers so QStash retries; deduplication ids derived from the source
-    message keep a retried callback from publishing twice).
-    """
-    try:
-        data = json.loads(body)
-        source_id = str(data.get("sourceMessageId") or "")
-        source = envelope.decode(base64.b64decode(data.get("sourceBody") or ""))
-    except MalformedMessage:
-        raise
-    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
-        raise MalformedMessage(f"not a QStash callback body: {exc}") from None
-
-    task_id = str(source.options.get("task_id") or source_id)
-    if marker == LINK_MARKER:
-        status = data.get("status")
-        if not isinstance(status, int) or not 200 <= status < 300:
-            raise CallbackIgnored(f"the attempt answered {status}; QStash handles retries")
-        try:
-            answer = json.loads(base64.b64decode(data.get("body") or ""))
-        except (ValueError, binascii.Error) as exc:
-            raise MalformedMessage(f"the callback's response body is not JSON: {exc}") from None
-        # "duplicate" with a result: a redelivery after QStash missed the first answer.
-        if not isinstance(answer, dict) or not (
-            answer.get("status") == "success"
-            or (answer.get("status") == "duplicate" and "result" in answer)
-        ):
-            state = answer.get("status") if isinstance(answer, dict) else None
-            raise CallbackIgnored(f"the task did not complete here ({state!r})")
-        signatures = signature_list(source.options.get("link"))
-        arguments: tuple[Any, ...] = (answer.get("result"),)
-        kind = "link"
-    else:
-        signatures = signature_list(source.options.get("link_error"))
-        arguments = (task_id,)
-        kind = "link_error"
-    if not signatures:
-        raise CallbackIgnored(f"the message has no {kind}")
-
-    root_id = str(source.options.get("root_id") or task_id)
-    published: list[str] = []
-    for index, follower in enumerate(signatures):
-        options: dict[str, Any] = {"parent_id": task_id, "root_id": root_id}
-        own = follower["options"]
-        if "task_id" not in own and "deduplication_id" not in own:
-            options["deduplication_id"] = f"{source_id or task_id}.{kind}.{index}"
-        outcome = follower.apply_async(arguments, **options)
-        published.extend(_ids(outcome))
-    return published
-
-
-def _ids(outcome: Any) -> list[str]:
-    if isinstance(outcome, GroupResult):
-        return [result.id for result in outcome.results]
-    if isinstance(outcome, (AsyncResult, EagerResult)):
-        return [outcome.id]
-    return []
+def _prepared(
+    signature: Signature,
+    args: Sequence[Any] | None,
+    kwargs: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+) -> list[tuple[Task[..., Any], PreparedMessage]]:
+    """The messages publishing ``signature`` takes, with their tasks (for a group's batch)."""
+    if isinstance(signature, group):
+        merged = {**signature["options"], **options}
+        deduplication_id = merged.pop("deduplication_id", None)
+        calls: list[tuple[Task[..., Any], PreparedMessage]] = []
+        for index, member in enumerate(signature.tasks):
+            member_options = dict(merged)
+            if deduplication_id is not None:
+                member_options["deduplication_id"] = f"{deduplication_id}.{index}"
+            calls.extend(_prepared(member, args, kwargs, member_options))
+        return calls
+    if isinstance(signature, chain):
+        first, first_options = signature._first_step(args, kwargs, options)
+        return _prepared(first, None, None, first_options)
+    call_args, call_kwargs, call_options = signature._merge(args, kwargs, options)
+    task = signature.type
+    task.bind_arguments(call_args, call_kwargs)
+    return [(task, pipeline.prepare(task, call_args, call_kwargs, call_options))]

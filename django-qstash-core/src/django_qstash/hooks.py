@@ -11,21 +11,28 @@ Other modules of ``django_qstash`` are private. This module offers
   app registers one in ``AppConfig.ready()``), the webhook asks it before running a task
   (:meth:`ResultStore.claim`) and reports the outcome after; :class:`django_qstash.AsyncResult`
   reads from it.
-* **accessors** for the task registry, the message builder, the shared QStash client and the
-  webhook URL.
+* the **publish pipeline**: :func:`prepare_message` turns a task call into a
+  :class:`PreparedMessage` exactly as ``.delay()`` would (the task's flow control, retry delay,
+  headers, ...), and :func:`publish_prepared` sends one and records it (result store,
+  :data:`message_published`).
+* **accessors** for the task registry, the message builder, the shared QStash client, the
+  webhook URL, and helpers: :func:`translate_sdk_error` (what the QStash SDK raised, as status
+  and text) and :func:`duration_seconds` / :func:`whole_seconds` (the one duration parser).
+
+The task objects :func:`get_task` and :func:`registered_tasks` return may be used through this
+surface only: ``name`` (the registered name), ``options`` (the decorator's options, read-only),
+``bind_arguments(args, kwargs)`` (raises TypeError when the arguments do not fit), and
+``delay(*args, **kwargs)`` / ``apply_async(args, kwargs, **options)``. Everything else on a
+task is private to core.
 """
 
 from __future__ import annotations
 
-import enum
-import logging
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from django.dispatch import Signal
-
+from django_qstash import envelope, pipeline, publisher
+from django_qstash.conf import conf
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
     DjangoQStashError,
@@ -35,6 +42,28 @@ from django_qstash.exceptions import (
     ResultBackendNotConfigured,
     Retry,
     TaskNotRegistered,
+)
+from django_qstash.messages import PreparedMessage
+from django_qstash.options import duration_seconds, whole_seconds
+from django_qstash.registry import registry
+from django_qstash.sdk_errors import SdkFailure, translate_sdk_error
+from django_qstash.signals import (
+    message_published,
+    send_robust,
+    task_failed,
+    task_received,
+    task_retried,
+    task_started,
+    task_succeeded,
+)
+from django_qstash.store import (
+    ClaimDecision,
+    Delivery,
+    ResultStore,
+    StoredResult,
+    get_result_store,
+    register_result_store,
+    unregister_result_store,
 )
 
 if TYPE_CHECKING:
@@ -49,183 +78,36 @@ __all__ = [
     "DjangoQStashError",
     "MalformedMessage",
     "MaxRetriesExceededError",
+    "PreparedMessage",
     "PublishError",
     "ResultBackendNotConfigured",
     "ResultStore",
     "Retry",
+    "SdkFailure",
     "StoredResult",
     "TaskNotRegistered",
     "build_message",
+    "duration_seconds",
     "get_qstash_client",
     "get_result_store",
     "get_task",
     "message_published",
+    "prepare_message",
     "publish_message",
+    "publish_prepared",
     "register_result_store",
     "registered_tasks",
+    "send_robust",
     "task_failed",
     "task_received",
     "task_retried",
     "task_started",
     "task_succeeded",
+    "translate_sdk_error",
     "unregister_result_store",
     "webhook_url",
+    "whole_seconds",
 ]
-
-logger = logging.getLogger("django_qstash")
-
-# ------------------------------------------------------------------------------ signals
-
-#: A signed, well-formed message for a registered task arrived (before the result store claim).
-task_received = Signal()
-#: The task is about to run.
-task_started = Signal()
-#: The task returned; ``result`` is the return value, ``duration`` seconds.
-task_succeeded = Signal()
-#: The task raised; ``exception``, ``traceback`` (str) and ``final`` (no retry will follow).
-task_failed = Signal()
-#: The task asked for a retry (``Task.retry`` / ``autoretry_for``); ``exception``, ``countdown``.
-task_retried = Signal()
-#: A message was published; ``message_id``, ``task_name``, ``args``, ``kwargs``.
-message_published = Signal()
-
-
-def send_robust(signal: Signal, sender: Any, **kwargs: Any) -> None:
-    """Send a signal; a receiver that raises is logged, never propagated."""
-    if not signal.receivers:  # the usual case: skip Django's dispatch machinery
-        return
-    for receiver, response in signal.send_robust(sender, **kwargs):
-        if isinstance(response, Exception):
-            logger.error(
-                "django-qstash hook receiver %r raised; the delivery is unaffected",
-                receiver,
-                exc_info=response,
-            )
-
-
-# ------------------------------------------------------------------------------ deliveries
-
-
-@dataclass
-class Delivery:
-    """One attempt to run one message: what the webhook (or eager mode) knows about it."""
-
-    message_id: str
-    task_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
-    #: Upstash-Retried: 0 on the first attempt.
-    retried: int = 0
-    #: How many QStash retries the message was published with (None: QStash's default).
-    max_retries: int | None = None
-    schedule_id: str | None = None
-    #: The signature's ``jti`` and ``exp``, for replay protection.
-    signature_id: str | None = None
-    signature_expires: float | None = None
-    is_eager: bool = False
-    received_at: float = field(default_factory=time.time)
-
-    @property
-    def attempt(self) -> int:
-        """1 for the first attempt."""
-        return self.retried + 1
-
-    @property
-    def is_final_attempt(self) -> bool:
-        """True when QStash will not deliver this message again after a failure."""
-        if self.is_eager:
-            return True
-        limit = 3 if self.max_retries is None else self.max_retries
-        return self.retried >= limit
-
-
-class ClaimDecision(enum.Enum):
-    #: Run the task.
-    RUN = "run"
-    #: This message already succeeded: answer 200 without running it.
-    ALREADY_SUCCEEDED = "already_succeeded"
-    #: Another delivery of this message is running now: answer a retryable 409.
-    IN_PROGRESS = "in_progress"
-    #: This exact signed request was seen before: refuse it, run nothing.
-    REPLAYED = "replayed"
-
-
-@dataclass
-class StoredResult:
-    """What a result store knows about one task id."""
-
-    task_id: str
-    task_name: str
-    status: str  # PENDING, STARTED, RETRY, SUCCESS, FAILURE
-    result: Any = None
-    exception_type: str | None = None
-    exception_message: str | None = None
-    traceback: str | None = None
-    args: list[Any] = field(default_factory=list)
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 0
-    date_done: Any = None
-
-
-@runtime_checkable
-class ResultStore(Protocol):
-    """What core asks of a registered result store. The results app implements it.
-
-    Optional, looked up with ``getattr`` (not part of the protocol, so stores without it still
-    match): ``record_expired(delivery) -> None``, called instead of :meth:`claim` when a message
-    arrives after its ``expires`` time; the task is not run and QStash gets a 200; and
-    ``remember_signature(jti, message_id, expires) -> bool``, called by ``@verify_qstash`` views:
-    record a signature until ``expires`` (a timestamp), False if it was recorded before (a
-    replay, answered 403).
-
-    ``delivery.options`` is the message's own data: ``options.get("task_id")`` is Celery's task
-    id when it differs from ``delivery.message_id`` (a message republished by
-    ``self.retry()``, or published with ``task_id=``); ``options.get("retries")`` counts the
-    retries before it.
-    """
-
-    def claim(self, delivery: Delivery) -> ClaimDecision:
-        """Decide, atomically, whether this delivery may run; mark it started if so."""
-
-    def record_success(self, delivery: Delivery, value: Any, duration: float) -> None: ...
-
-    def record_failure(
-        self,
-        delivery: Delivery,
-        exc: BaseException,
-        traceback: str,
-        *,
-        final: bool,
-        duration: float,
-    ) -> None: ...
-
-    def record_retry(
-        self, delivery: Delivery, exc: BaseException | None, countdown: float | None
-    ) -> None: ...
-
-    def record_published(
-        self, task_id: str, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
-    ) -> None: ...
-
-    def get(self, task_id: str) -> StoredResult | None: ...
-
-
-_result_store: ResultStore | None = None
-
-
-def register_result_store(store: ResultStore) -> None:
-    global _result_store
-    _result_store = store
-
-
-def unregister_result_store() -> None:
-    global _result_store
-    _result_store = None
-
-
-def get_result_store() -> ResultStore | None:
-    return _result_store
 
 
 # ------------------------------------------------------------------------------ accessors
@@ -233,15 +115,11 @@ def get_result_store() -> ResultStore | None:
 
 def registered_tasks() -> dict[str, Task[..., Any]]:
     """All discovered tasks by registered name."""
-    from django_qstash.registry import registry
-
     return dict(registry.items())
 
 
 def get_task(name: str) -> Task[..., Any]:
     """The task registered under ``name``; raises :class:`TaskNotRegistered`."""
-    from django_qstash.registry import registry
-
     return registry.get(name)
 
 
@@ -252,27 +130,52 @@ def build_message(
     options: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The JSON body of a delivery of ``task_name``, exactly as ``.delay()`` would send it."""
-    from django_qstash import envelope
-
     return envelope.build(task_name, args, kwargs, options)
 
 
 def get_qstash_client() -> QStash:
     """The process-wide ``qstash.QStash`` client, configured from settings."""
-    from django_qstash.publisher import get_client
-
-    return get_client()
+    return publisher.get_client()
 
 
 def webhook_url() -> str:
     """The absolute webhook URL built from DJANGO_QSTASH_DOMAIN + DJANGO_QSTASH_WEBHOOK_PATH."""
-    from django_qstash.conf import conf
-
     return conf.webhook_url
 
 
 def publish_message(body: bytes, **options: Any) -> str:
     """Publish a prepared body to the webhook; returns the QStash message id."""
-    from django_qstash.publisher import publish
+    return publisher.publish(body, **options)
 
-    return publish(body, **options)
+
+def prepare_message(
+    task_name: str,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    carry: bool = True,
+    jitter: float | None = None,
+) -> PreparedMessage:
+    """The message ``get_task(task_name).apply_async(args, kwargs, **options)`` would publish.
+
+    Sends nothing. The task's own defaults apply (``rate_limit`` flow control, the autoretry
+    delay, ``time_limit``, headers, ...), then ``options`` (the options ``apply_async`` takes).
+    ``carry=False`` leaves the per-call publish options out of the message body (a schedule's
+    body stays the plain ``.delay()`` envelope); ``jitter`` fixes the retry-delay jitter factor
+    (0..1) so that the same call prepares the same message. Raises :class:`TaskNotRegistered`,
+    TypeError/ValueError for a bad option, :class:`ArgumentsNotSerializable`.
+    """
+    task = registry.get(task_name)
+    return pipeline.prepare(
+        task, list(args), dict(kwargs or {}), options, carry=carry, jitter=jitter
+    )
+
+
+def publish_prepared(prepared: PreparedMessage) -> str:
+    """Publish a prepared message, record it (result store, :data:`message_published`), and
+    return its QStash message id. Raises :class:`PublishError` when nothing was enqueued."""
+    message_id = publisher.send(prepared)
+    sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
+    pipeline.record_published(prepared, message_id, sender)
+    return message_id

@@ -22,9 +22,10 @@ from typing import Any, TypeVar, overload
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import hooks, signing
+from django_qstash import signing
 from django_qstash.conf import conf
 from django_qstash.exceptions import DjangoQStashError
+from django_qstash.store import get_result_store
 
 logger = logging.getLogger("django_qstash")
 
@@ -140,7 +141,7 @@ def verify_signature(request: HttpRequest, *, url: str | None = None) -> QStashM
 def check_replay(message: QStashMessage) -> None:
     """Remember the signature with the registered result store, when it can (the results app);
     raise :class:`ReplayedSignature` if it was seen before. Without such a store, nothing."""
-    remember = getattr(hooks.get_result_store(), "remember_signature", None)
+    remember = getattr(get_result_store(), "remember_signature", None)
     if remember is None or not message.signature_id:
         return
     expires = message.claims.get("exp")
@@ -244,4 +245,4 @@ def verify_qstash(view: V | None = None, /, *, url: str | None = None) -> V | Ca
     """
     if view is not None:
         return _decorate(view, url)
-    return functools.partial(_decorate, url=url)  # type: ignore[return-value]
+    return functools.partial(_decorate, url=url)

@@ -8,15 +8,23 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django_qstash import hooks
 from django_qstash.exceptions import ResultBackendNotConfigured, TaskTimeout
+from django_qstash.publisher import get_client
+from django_qstash.states import FAILURE, PENDING, READY_STATES, RETRY, STARTED, SUCCESS
+from django_qstash.store import StoredResult, get_result_store
 
-PENDING = "PENDING"
-STARTED = "STARTED"
-RETRY = "RETRY"
-SUCCESS = "SUCCESS"
-FAILURE = "FAILURE"
-READY_STATES = frozenset({SUCCESS, FAILURE})
+__all__ = [
+    "FAILURE",
+    "PENDING",
+    "READY_STATES",
+    "RETRY",
+    "STARTED",
+    "SUCCESS",
+    "AsyncResult",
+    "EagerResult",
+    "GroupResult",
+    "TaskFailure",
+]
 
 
 class AsyncResult:
@@ -53,8 +61,8 @@ class AsyncResult:
     def __hash__(self) -> int:
         return hash(self.id)
 
-    def _stored(self) -> hooks.StoredResult | None:
-        store = hooks.get_result_store()
+    def _stored(self) -> StoredResult | None:
+        store = get_result_store()
         if store is None:
             raise ResultBackendNotConfigured(
                 "task results are not stored: add 'django_qstash.results' to INSTALLED_APPS "
@@ -125,8 +133,6 @@ class AsyncResult:
             raise NotImplementedError(
                 "revoke(terminate=True): a running task is a web request QStash cannot stop"
             )
-        from django_qstash.publisher import get_client
-
         get_client().message.cancel(self.id)
 
 
@@ -191,7 +197,7 @@ class TaskFailure(Exception):
     """Stands for a stored exception whose class cannot be rebuilt."""
 
 
-def _rebuild_exception(stored: hooks.StoredResult) -> BaseException:
+def _rebuild_exception(stored: StoredResult) -> BaseException:
     from django.utils.module_loading import import_string
 
     message = stored.exception_message or ""

@@ -13,18 +13,18 @@ import traceback as traceback_module
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import hooks
+from django_qstash import signals
 from django_qstash.exceptions import Retry
-from django_qstash.task import Execution, TaskRequest, _current_execution
+from django_qstash.execution import Execution, TaskRequest, current_execution
+from django_qstash.states import FAILURE, RETRY, SUCCESS
+from django_qstash.store import Delivery
 
 if TYPE_CHECKING:
     from django_qstash.task import Task
 
 logger = logging.getLogger("django_qstash")
 
-SUCCESS = "SUCCESS"
-FAILURE = "FAILURE"
-RETRY = "RETRY"
+__all__ = ["FAILURE", "RETRY", "SUCCESS", "Outcome", "execute", "request_for"]
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Outcome:
     retry: Retry | None = None
 
 
-def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
+def request_for(task: Task[..., Any], delivery: Delivery) -> TaskRequest:
     options = delivery.options
     default_headers = getattr(task, "default_headers", None)
     if not options:
@@ -91,12 +91,12 @@ def request_for(task: Task[..., Any], delivery: hooks.Delivery) -> TaskRequest:
     )
 
 
-def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
+def execute(task: Task[..., Any], delivery: Delivery) -> Outcome:
     """Run the task for this delivery, send the hooks, and say how it went. Never raises."""
     execution = Execution(task.name, lambda: request_for(task, delivery))
-    token = _current_execution.set(execution)
-    if hooks.task_started.receivers:  # skip the dispatch machinery when nobody listens
-        hooks.send_robust(hooks.task_started, task, delivery=delivery)
+    token = current_execution.set(execution)
+    if signals.task_started.receivers:  # skip the dispatch machinery when nobody listens
+        signals.send_robust(signals.task_started, task, delivery=delivery)
     started = time.perf_counter()
     try:
         value = task._invoke(delivery.args, delivery.kwargs)
@@ -106,24 +106,22 @@ def execute(task: Task[..., Any], delivery: hooks.Delivery) -> Outcome:
         outcome = _failed(task, delivery, execution.request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
-        if hooks.task_succeeded.receivers:
-            hooks.send_robust(
-                hooks.task_succeeded,
+        if signals.task_succeeded.receivers:
+            signals.send_robust(
+                signals.task_succeeded,
                 task,
                 delivery=delivery,
                 result=value,
                 duration=outcome.duration,
             )
     finally:
-        _current_execution.reset(token)
+        current_execution.reset(token)
     if getattr(task, "_has_handlers", False):
         _call_handlers(task, execution.request, outcome)
     return outcome
 
 
-def _retried(
-    task: Task[..., Any], delivery: hooks.Delivery, retry: Retry, started: float
-) -> Outcome:
+def _retried(task: Task[..., Any], delivery: Delivery, retry: Retry, started: float) -> Outcome:
     outcome = Outcome(
         RETRY,
         exception=retry.exc or retry,
@@ -131,8 +129,8 @@ def _retried(
         republished=not retry.is_eager,
         retry=retry,
     )
-    hooks.send_robust(
-        hooks.task_retried,
+    signals.send_robust(
+        signals.task_retried,
         task,
         delivery=delivery,
         exception=retry.exc,
@@ -144,7 +142,7 @@ def _retried(
 
 def _failed(
     task: Task[..., Any],
-    delivery: hooks.Delivery,
+    delivery: Delivery,
     request: TaskRequest,
     exc: Exception,
     started: float,
@@ -186,16 +184,16 @@ def _failed(
             exc_info=None if expected else exc,
         )
     if not final and policy is not None and policy.enabled:
-        hooks.send_robust(
-            hooks.task_retried,
+        signals.send_robust(
+            signals.task_retried,
             task,
             delivery=delivery,
             exception=exc,
             countdown=None,
             message_id=None,
         )
-    hooks.send_robust(
-        hooks.task_failed, task, delivery=delivery, exception=exc, traceback=tb, final=final
+    signals.send_robust(
+        signals.task_failed, task, delivery=delivery, exception=exc, traceback=tb, final=final
     )
     return outcome
 

@@ -58,33 +58,42 @@ class _Deferred(types.ModuleType):
         return getattr(real, name)
 
 
+_loaded: list[types.ModuleType] = []
+
+
 def load() -> types.ModuleType:
-    """The ``qstash`` package, imported once (thread-safe) with the deferrals above."""
-    module = sys.modules.get("qstash")
-    if module is not None:
-        return module
+    """The ``qstash`` package, imported once (thread-safe) with the deferrals above (unless
+    something imported it before)."""
+    if _loaded:
+        return _loaded[0]
     with _lock:
+        if _loaded:
+            return _loaded[0]
         module = sys.modules.get("qstash")
-        if module is not None:
-            return module
-        placed: dict[str, types.ModuleType | None] = {}
-        if "httpx" not in sys.modules:
-            for name in _SKIPPED:
-                placed[name] = sys.modules[name] = None  # type: ignore[assignment]
-        for name in _DEFERRED:
-            if name not in sys.modules and importlib.util.find_spec(name) is not None:
-                placed[name] = sys.modules[name] = _Deferred(name)
-        try:
-            # httpx imports httpcore when it builds its first client: here, with the deferrals.
-            importlib.import_module("httpcore")
-            module = importlib.import_module("qstash")
-        finally:
-            # Whoever imports these from now on gets the real modules.
-            for name, stand_in in placed.items():
-                if sys.modules.get(name) is stand_in:
-                    del sys.modules[name]
+        if module is None:
+            module = _import_deferring()
         _route_clients_through(module)
+        _loaded.append(module)
         return module
+
+
+def _import_deferring() -> types.ModuleType:
+    placed: dict[str, types.ModuleType | None] = {}
+    if "httpx" not in sys.modules:
+        for name in _SKIPPED:
+            placed[name] = sys.modules[name] = None  # type: ignore[assignment]
+    for name in _DEFERRED:
+        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+            placed[name] = sys.modules[name] = _Deferred(name)
+    try:
+        # httpx imports httpcore when it builds its first client: here, with the deferrals.
+        importlib.import_module("httpcore")
+        return importlib.import_module("qstash")
+    finally:
+        # Whoever imports these from now on gets the real modules.
+        for name, stand_in in placed.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
 
 
 _building = threading.local()

@@ -14,138 +14,28 @@ How the Celery options map onto QStash is described in ``docs/celery.md``; in sh
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
-import random
-import re
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
-from django_qstash import canvas, envelope, hooks, publisher
+from django_qstash import envelope, pipeline, publisher, runner
 from django_qstash import result as _results
+
+# From canvas, not signatures: importing canvas registers chain and group, which signatures read
+# back from a message (a retry's link=chain(...)) must find.
+from django_qstash.canvas import Signature, signature_list
 from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
-from django_qstash.options import (
-    CALL_OPTIONS,
-    CARRIED_PUBLISH_OPTIONS,
-    MESSAGE_OPTIONS,
-    PUBLISH_OPTIONS,
-    RetryPolicy,
-    delay_seconds,
-    duration,
-    eta_after,
-    expiry,
-    flow_control_for,
-    retry_policy,
-    warn_ignored,
-)
-
-if TYPE_CHECKING:
-    from django_qstash.canvas import Signature
+from django_qstash.execution import Execution, TaskRequest, current_execution
+from django_qstash.options import CALL_OPTIONS, RetryPolicy, retry_policy, warn_ignored
+from django_qstash.publishing import PublishingMixin
+from django_qstash.store import Delivery
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-#: QStash retries of the callback messages that carry ``link``/``link_error`` on.
-CALLBACK_RETRIES = 3
-
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-
-
-@dataclass
-class TaskRequest:
-    """``self.request`` of a bound task: what is known about the current execution.
-
-    Custom headers given with ``apply_async(headers=...)`` are in ``headers`` and, as in
-    Celery, readable as attributes too (``self.request.tenant``).
-    """
-
-    #: Celery's task id: the first message's id, the same across ``self.retry()``.
-    id: str | None = None
-    task: str = ""
-    args: list[Any] = field(default_factory=list)
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    #: How many times this task was retried before this run (0-based, as in Celery).
-    retries: int = 0
-    #: When the message was due (ISO 8601), if it was published with a countdown or eta.
-    eta: str | None = None
-    expires: str | None = None
-    schedule_id: str | None = None
-    called_directly: bool = True
-    is_eager: bool = False
-    headers: dict[str, Any] = field(default_factory=dict)
-    delivery_info: dict[str, Any] = field(default_factory=dict)
-    root_id: str | None = None
-    parent_id: str | None = None
-    group: str | None = None
-    shadow: str | None = None
-    callbacks: list[Any] | None = None
-    errbacks: list[Any] | None = None
-    #: The QStash message id of this delivery (differs from ``id`` after a ``self.retry()``).
-    message_id: str | None = None
-    #: The message's own options, carried over to the next attempt by ``retry()``.
-    message_options: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: Set by ``retry()`` past ``max_retries``: the failure that follows is final.
-    retries_exhausted: bool = False
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names that are not fields: Celery exposes custom headers this way.
-        headers = self.__dict__.get("headers") or {}
-        if name in headers:
-            return headers[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-class Execution:
-    """The task running in this context; its :class:`TaskRequest` is built when first read.
-
-    Most tasks never read ``self.request``, so a delivery does not pay for building it.
-    """
-
-    __slots__ = ("_build", "_request", "task_name")
-
-    def __init__(
-        self,
-        task_name: str,
-        build: Callable[[], TaskRequest] | None = None,
-        request: TaskRequest | None = None,
-    ) -> None:
-        self.task_name = task_name
-        self._build = build
-        self._request = request
-
-    @property
-    def request(self) -> TaskRequest:
-        request = self._request
-        if request is None:
-            assert self._build is not None
-            request = self._request = self._build()
-        return request
-
-
-_current_execution: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
-    "django_qstash_execution", default=None
-)
-
-
-@dataclass
-class PreparedMessage:
-    """One message ready to publish: the body and the publisher's keyword arguments."""
-
-    task: Task[..., Any]
-    args: list[Any]
-    kwargs: dict[str, Any]
-    body: bytes
-    publish: dict[str, Any]
-    ignore_result: bool
-
 
 #: Celery's task attributes (defaults on the class below).
 _CELERY_ATTRIBUTES = (
@@ -172,7 +62,7 @@ _HANDLERS = ("on_success", "on_failure", "on_retry", "after_return")
 _celery_eager_setting_checked = False
 
 
-class Task(Generic[P, R]):
+class Task(PublishingMixin[P, R], Generic[P, R]):
     """A registered function that can run inline, eagerly, or through QStash."""
 
     # Celery's task attributes and defaults; a ``base=`` subclass may override them, and
@@ -223,56 +113,14 @@ class Task(Generic[P, R]):
         self.retry_policy: RetryPolicy = retry_policy(settings, self.max_retries)
         for key, value in options.items():
             warn_ignored(self.name, key, value, stacklevel=4)
-        self._publish_defaults, self._message_defaults = self._defaults(cls)
-        self._jittered = (
-            self.retry_policy.enabled
-            and self.retry_policy.jittered
-            and "retry_delay" not in self._publish_defaults
+        #: What every publish of this task starts from (see ``pipeline``).
+        self.call_defaults = pipeline.call_defaults(
+            self, class_sets_max_retries=self._set_by_subclass(cls, "max_retries")
         )
         #: Celery message headers every call carries (``self.request.headers``).
         self.default_headers: dict[str, Any] = dict(options.get("headers") or {})
         self._has_handlers = any(getattr(cls, h) is not getattr(Task, h) for h in _HANDLERS)
         functools.update_wrapper(self, func)
-
-    def _defaults(self, cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The publisher's keyword arguments and message options every call starts from."""
-        options = self.options
-        publish = {
-            k: v
-            for k, v in options.items()
-            if k in PUBLISH_OPTIONS and v is not None and k != "headers"
-        }
-        message: dict[str, Any] = {}
-        policy = self.retry_policy
-        if policy.enabled:
-            # Celery's default of 3 retries applies to autoretry; None means QStash's maximum.
-            publish.pop("max_retries", None)
-            if policy.max_retries is not None:
-                publish["max_retries"] = policy.max_retries
-            if "retry_delay" not in publish and not policy.jittered:
-                publish["retry_delay"] = policy.delay_expression()
-        elif (
-            "max_retries" not in options
-            and self.max_retries is not None
-            and self._set_by_subclass(cls, "max_retries")
-        ):
-            publish["max_retries"] = self.max_retries
-        if "timeout" not in publish and self.time_limit:
-            publish["timeout"] = self.time_limit
-        if publish.get("timeout") is not None:
-            publish["timeout"] = duration(publish["timeout"])
-        if "flow_control" not in publish and self.rate_limit:
-            publish["flow_control"] = flow_control_for(self.name, self.rate_limit)
-        if publish.get("max_retries") is not None:
-            # Also in the message, so the webhook knows which attempt is the last.
-            message["max_retries"] = publish["max_retries"]
-        headers = options.get("headers")
-        if headers:
-            # Not in the message: the webhook knows the decorator's headers (default_headers).
-            forwarded = _forwardable(headers)
-            if forwarded:
-                publish["headers"] = forwarded
-        return publish, message
 
     @staticmethod
     def _set_by_subclass(cls: type, attribute: str) -> bool:
@@ -287,11 +135,11 @@ class Task(Generic[P, R]):
         """Run the function in this process, like calling it without the decorator."""
         if self.bind:
             request = TaskRequest(task=self.name, args=list(args), kwargs=dict(kwargs))
-            token = _current_execution.set(Execution(self.name, request=request))
+            token = current_execution.set(Execution(self.name, request=request))
             try:
                 result: R = self._invoke(list(args), dict(kwargs))
             finally:
-                _current_execution.reset(token)
+                current_execution.reset(token)
             return result
         value: R = self._invoke(list(args), dict(kwargs))
         return value
@@ -307,7 +155,7 @@ class Task(Generic[P, R]):
     @property
     def request(self) -> TaskRequest:
         """The current execution's request (``called_directly`` outside a delivery)."""
-        current = _current_execution.get()
+        current = current_execution.get()
         if current is not None and current.task_name == self.name:
             return current.request
         return TaskRequest(task=self.name)
@@ -355,19 +203,26 @@ class Task(Generic[P, R]):
         A keyword that is not an option is passed to the task when the task accepts it, and
         raises :class:`TypeError` otherwise, so a misspelt option never passes silently.
         """
+        task_args, task_kwargs = self._call_arguments(args, kwargs, options)
+        if conf.ALWAYS_EAGER:
+            return self.apply(task_args, task_kwargs, **options)
+        prepared = pipeline.prepare(self, task_args, task_kwargs, options)
+        message_id = publisher.send(prepared)
+        pipeline.record_published(prepared, message_id, self)
+        return _results.AsyncResult(message_id, task_name=self.name)
+
+    def _call_arguments(
+        self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The task's arguments of a publish (task keywords moved out of ``options``), checked."""
         task_args = list(args or ())
         task_kwargs = dict(kwargs or {})
         if options:
             self._split_task_keywords(task_kwargs, options)
         self.bind_arguments(task_args, task_kwargs)
-
-        if conf.ALWAYS_EAGER:
-            return self.apply(task_args, task_kwargs, **options)
         if not _celery_eager_setting_checked:
             _check_celery_eager_setting()
-        prepared = self._prepare_call(task_args, task_kwargs, options)
-        message_id = publisher.publish(prepared.body, **prepared.publish)
-        return self._published(message_id, prepared)
+        return task_args, task_kwargs
 
     def _split_task_keywords(self, task_kwargs: dict[str, Any], options: dict[str, Any]) -> None:
         for key in [k for k in options if k not in CALL_OPTIONS]:
@@ -377,161 +232,6 @@ class Task(Generic[P, R]):
                     f"an option nor a parameter of task {self.name!r}"
                 )
             task_kwargs[key] = options.pop(key)
-
-    def _published(self, message_id: str, prepared: PreparedMessage) -> _results.AsyncResult:
-        """After a publish: the PENDING record, the ``message_published`` hook, the result."""
-        store = hooks.get_result_store()
-        if store is not None and not prepared.ignore_result:
-            store.record_published(message_id, self.name, prepared.args, prepared.kwargs)
-        hooks.send_robust(
-            hooks.message_published,
-            self,
-            message_id=message_id,
-            task_name=self.name,
-            args=prepared.args,
-            kwargs=prepared.kwargs,
-        )
-        return _results.AsyncResult(message_id, task_name=self.name)
-
-    def _prepare_call(
-        self,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        options: Mapping[str, Any],
-        *,
-        dedupe_task_id: bool = True,
-    ) -> PreparedMessage:
-        """The message for one call. ``.delay()`` without options takes the short path."""
-        if not options and self.expires is None:
-            publish = self._publish_defaults
-            if self._jittered:
-                expression = self.retry_policy.delay_expression(jitter=random.random())
-                publish = {**publish, "retry_delay": expression}
-            body = envelope.build(self.name, args, kwargs, self._message_defaults)
-            return PreparedMessage(self, args, kwargs, body, publish, self.ignore_result)
-        publish, message, ignore_result = self._options_for(options, dedupe_task_id)
-        body = envelope.build(self.name, args, kwargs, message)
-        return PreparedMessage(self, args, kwargs, body, publish, ignore_result)
-
-    def _options_for(
-        self, options: Mapping[str, Any], dedupe_task_id: bool
-    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
-        """Publisher keyword arguments and message options for a call with options."""
-        publish = dict(self._publish_defaults)
-        message = dict(self._message_defaults)
-        carried: dict[str, Any] = {}
-        for key, value in options.items():
-            if key == "headers":
-                if value:
-                    message["headers"] = dict(value)
-                    publish["headers"] = {**publish.get("headers", {}), **_forwardable(value)}
-            elif key in PUBLISH_OPTIONS:
-                if value is None:
-                    publish.pop(key, None)  # e.g. max_retries=None: QStash's maximum
-                else:
-                    publish[key] = value
-                if key in CARRIED_PUBLISH_OPTIONS and value is not None:
-                    carried[key] = value
-            elif key not in CALL_OPTIONS or key in _CALL_OPTIONS_HANDLED_BELOW:
-                continue
-            else:
-                warn_ignored(self.name, key, value, stacklevel=5)
-
-        time_limit = options.get("time_limit")
-        if time_limit and "timeout" not in options:
-            publish["timeout"] = time_limit
-        if publish.get("timeout") is not None:
-            publish["timeout"] = duration(publish["timeout"])
-            if "timeout" in options or time_limit:
-                carried["timeout"] = publish["timeout"]
-        if "max_retries" in options:
-            if publish.get("max_retries") is None:
-                message.pop("max_retries", None)
-            else:
-                message["max_retries"] = publish["max_retries"]
-
-        delay = delay_seconds(options.get("countdown"), options.get("eta"))
-        if delay:
-            publish["delay"] = delay
-            message["eta"] = eta_after(delay)
-
-        task_id = options.get("task_id")
-        if task_id is not None:
-            message["task_id"] = str(task_id)
-            if dedupe_task_id and "deduplication_id" not in publish:
-                publish["deduplication_id"] = str(task_id)
-        retries = int(options.get("retries") or 0)
-        if retries:
-            message["retries"] = retries
-        for key in ("root_id", "parent_id", "group_id", "shadow"):
-            if options.get(key) is not None:
-                message[key] = str(options[key])
-        expires = options.get("expires", self.expires)
-        if expires is not None:
-            message["expires"] = expiry(expires)
-        ignore_result = bool(options.get("ignore_result", self.ignore_result))
-        if ignore_result != self.ignore_result:
-            message["ignore_result"] = ignore_result
-
-        policy = self.retry_policy
-        if policy.enabled and "retry_delay" not in options and "retry_delay" not in self.options:
-            jitter = random.random() if policy.jittered else None
-            publish["retry_delay"] = policy.delay_expression(offset=retries, jitter=jitter)
-
-        self._add_links(options, publish, message)
-        if carried:
-            message["publish"] = carried
-        return publish, message, ignore_result
-
-    def _add_links(
-        self, options: Mapping[str, Any], publish: dict[str, Any], message: dict[str, Any]
-    ) -> None:
-        """``link``/``link_error``: kept in the message, run from QStash's callbacks."""
-        for key, publish_key, marker in (
-            ("link", "callback", canvas.LINK_MARKER),
-            ("link_error", "failure_callback", canvas.LINK_ERROR_MARKER),
-        ):
-            signatures = canvas.signature_list(options.get(key))
-            if not signatures:
-                continue
-            if options.get(publish_key) or self.options.get(publish_key):
-                raise TypeError(
-                    f"{self.name}: give {key}= or {publish_key}=, not both (QStash allows one "
-                    f"{publish_key.replace('_', ' ')} URL per message)"
-                )
-            message[key] = signatures
-            publish[publish_key] = f"{conf.webhook_url}?{marker}"
-            headers_key = f"{publish_key}_headers"
-            publish[headers_key] = {"Retries": str(CALLBACK_RETRIES)}
-
-    # ------------------------------------------------------------------------ on commit
-
-    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        """``delay()`` once the current transaction commits (now, outside one). Returns None."""
-        self.apply_async_on_commit(args, kwargs)
-
-    def apply_async_on_commit(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        """``apply_async()`` once the current transaction commits. Returns None, as in Celery.
-
-        The arguments are checked now (signature and JSON), so a mistake raises at the call
-        site rather than after the commit.
-        """
-        from django.db import transaction
-
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        if options:
-            self._split_task_keywords(task_kwargs, options)
-        self.bind_arguments(task_args, task_kwargs)
-        envelope.build(self.name, task_args, task_kwargs)
-        transaction.on_commit(
-            functools.partial(self.apply_async, task_args, task_kwargs, **options)
-        )
 
     # ------------------------------------------------------------------------ retrying
 
@@ -579,35 +279,18 @@ class Task(Generic[P, R]):
         if request.is_eager:
             signal = Retry(exc=exc, when=when, args=new_args, kwargs=new_kwargs, is_eager=True)
         else:
-            call_options = self._carried_options(request, retries, limit)
+            call_options = pipeline.next_attempt_options(request, retries, limit)
             call_options.update(options)
             call_options["eta" if eta is not None else "countdown"] = when
-            prepared = self._prepare_call(new_args, new_kwargs, call_options, dedupe_task_id=False)
-            message_id = publisher.publish(prepared.body, **prepared.publish)
-            self._published(message_id, prepared)
+            prepared = pipeline.prepare(
+                self, new_args, new_kwargs, call_options, dedupe_task_id=False
+            )
+            message_id = publisher.send(prepared)
+            pipeline.record_published(prepared, message_id, self)
             signal = Retry(exc=exc, when=when, message_id=message_id)
         if throw:
             raise signal
         return signal
-
-    def _carried_options(
-        self, request: TaskRequest, retries: int, limit: int | None
-    ) -> dict[str, Any]:
-        """The call options of the next attempt: what the current message was published with."""
-        carried = request.message_options
-        options: dict[str, Any] = dict(carried.get("publish") or {})
-        for key in ("link", "link_error", "expires", "shadow", "root_id", "parent_id"):
-            if key in carried:
-                options[key] = carried[key]
-        for key in ("group_id", "ignore_result", "headers"):
-            if key in carried:
-                options[key] = carried[key]
-        options["task_id"] = request.id
-        options["retries"] = retries
-        if carried.get("max_retries") is not None and limit is not None:
-            # QStash retries of the new message: what is left of the task's retries.
-            options["max_retries"] = max(0, limit - retries)
-        return options
 
     # ------------------------------------------------------------------------ eager
 
@@ -628,14 +311,12 @@ class Task(Generic[P, R]):
         As in Celery, ``self.retry()`` runs the next attempt at once (ignoring the countdown)
         with the same task id, and ``link``/``link_error`` run eagerly after the task.
         """
-        from django_qstash import runner
-
         task_args = list(args or ())
         task_kwargs = dict(kwargs or {})
         self.bind_arguments(task_args, task_kwargs)
-        links = canvas.signature_list(link)
-        errbacks = canvas.signature_list(link_error)
-        message: dict[str, Any] = dict(self._message_defaults)
+        links = signature_list(link)
+        errbacks = signature_list(link_error)
+        message: dict[str, Any] = dict(self.call_defaults.message)
         for key in ("root_id", "parent_id", "group_id", "shadow"):
             if options.get(key) is not None:
                 message[key] = str(options[key])
@@ -649,7 +330,7 @@ class Task(Generic[P, R]):
         envelope.build(self.name, task_args, task_kwargs, message)
         task_id = str(task_id or uuid.uuid4().hex)
         while True:
-            delivery = hooks.Delivery(
+            delivery = Delivery(
                 message_id=task_id,
                 task_name=self.name,
                 args=task_args,
@@ -688,11 +369,11 @@ class Task(Generic[P, R]):
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature of this call (``add.s(2, 2)``), for ``link``, ``chain`` and ``group``."""
-        return canvas.Signature(self, args, kwargs)
+        return Signature(self, args, kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it ignores the result of the task before it."""
-        return canvas.Signature(self, args, kwargs, immutable=True)
+        return Signature(self, args, kwargs, immutable=True)
 
     def signature(
         self,
@@ -702,7 +383,7 @@ class Task(Generic[P, R]):
     ) -> Signature:
         """Celery's ``task.signature(args, kwargs, countdown=10, ...)``."""
         immutable = bool(options.pop("immutable", False))
-        return canvas.Signature(self, args, kwargs, options, immutable=immutable)
+        return Signature(self, args, kwargs, options, immutable=immutable)
 
     subtask = signature
 
@@ -740,10 +421,6 @@ class Task(Generic[P, R]):
         return _results.AsyncResult(task_id, task_name=self.name)
 
 
-#: Call options ``_options_for`` reads itself (they are neither publish nor ignored options).
-_CALL_OPTIONS_HANDLED_BELOW = MESSAGE_OPTIONS | {"countdown", "eta", "time_limit", "throw"}
-
-
 def _simple_parameters(
     signature: inspect.Signature,
 ) -> tuple[dict[str, int], tuple[tuple[str, int], ...]] | None:
@@ -754,15 +431,6 @@ def _simple_parameters(
     positions = {p.name: index for index, p in enumerate(parameters)}
     required = tuple((p.name, index) for index, p in enumerate(parameters) if p.default is p.empty)
     return positions, required
-
-
-def _forwardable(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The custom headers that can also travel as HTTP headers (forwarded to the webhook)."""
-    return {
-        str(name): str(value)
-        for name, value in headers.items()
-        if isinstance(value, (str, int, float)) and _HEADER_NAME.match(str(name))
-    }
 
 
 def _check_celery_eager_setting() -> None:
@@ -779,5 +447,5 @@ def _check_celery_eager_setting() -> None:
             "DJANGO_QSTASH_ALWAYS_EAGER = True (and DJANGO_QSTASH_EAGER_PROPAGATES for "
             "CELERY_TASK_EAGER_PROPAGATES) to run django-qstash tasks in-process too.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )

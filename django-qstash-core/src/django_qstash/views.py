@@ -17,7 +17,7 @@ Answers (every one with a small JSON body that says why):
 
 QStash's callbacks for ``link``/``link_error`` (and chains) arrive at the same URL with the
 query string ``django_qstash=link`` or ``django_qstash=link_error``; they publish the next step
-(see ``canvas.continue_from_callback``).
+(see ``callbacks.continue_from_callback``).
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import canvas, envelope, hooks, receiving, runner, signing
+from django_qstash import callbacks, envelope, receiving, runner, signals, signing, states
 from django_qstash.conf import conf
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
 from django_qstash.options import has_expired
 from django_qstash.registry import registry
+from django_qstash.signatures import CALLBACK_MARKERS
+from django_qstash.store import ClaimDecision, Delivery, ResultStore, get_result_store
 
 logger = logging.getLogger("django_qstash")
 
@@ -94,7 +96,7 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
     if length > limit:
         return _answer(413, "too_large", error=f"the body is larger than {limit} bytes")
     query = request.META.get("QUERY_STRING")
-    if query and query in canvas.CALLBACK_MARKERS:
+    if query and query in CALLBACK_MARKERS:
         # QStash's callback after a task with link/link_error: its body is QStash's JSON.
         return _callback(request, query, limit)
     content_type = request.content_type or ""
@@ -132,7 +134,7 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
         return _refuse("bad_arguments", str(exc))
 
     options = message.options
-    delivery = hooks.Delivery(
+    delivery = Delivery(
         message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or receiving.fallback_message_id(claims),
         task_name=task.name,
         args=message.args,
@@ -144,8 +146,8 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
         signature_id=claims.get("jti"),
         signature_expires=claims.get("exp"),
     )
-    if hooks.task_received.receivers:  # skip the dispatch machinery when nobody listens
-        hooks.send_robust(hooks.task_received, task, delivery=delivery)
+    if signals.task_received.receivers:  # skip the dispatch machinery when nobody listens
+        signals.send_robust(signals.task_received, task, delivery=delivery)
     if options and "expires" in options and has_expired(options["expires"], time.time()):
         return _expire(task, delivery)
     return _run(task, delivery)
@@ -170,8 +172,8 @@ def _callback(request: HttpRequest, marker: str, limit: int) -> HttpResponse:
         logger.warning("django-qstash rejected a callback signature: %s", exc)
         return _answer(401, "invalid_signature", error=str(exc))
     try:
-        published = canvas.continue_from_callback(marker, body)
-    except canvas.CallbackIgnored as exc:
+        published = callbacks.continue_from_callback(marker, body)
+    except callbacks.CallbackIgnored as exc:
         return _answer(200, "callback_ignored", detail=str(exc))
     except MalformedMessage as exc:
         return _refuse("malformed_callback", str(exc))
@@ -185,7 +187,7 @@ def _callback(request: HttpRequest, marker: str, limit: int) -> HttpResponse:
     return _answer(200, "linked", published=published)
 
 
-def _duplicate(store: hooks.ResultStore, delivery: hooks.Delivery) -> HttpResponse:
+def _duplicate(store: ResultStore, delivery: Delivery) -> HttpResponse:
     """A redelivery of a message that already succeeded: not run again.
 
     When the message has a ``link``, the stored result goes in the answer: if QStash never got
@@ -198,12 +200,12 @@ def _duplicate(store: hooks.ResultStore, delivery: hooks.Delivery) -> HttpRespon
         except Exception:
             logger.exception("django-qstash could not read the result of %s", delivery.message_id)
             stored = None
-        if stored is not None and stored.status == "SUCCESS":
+        if stored is not None and stored.status == states.SUCCESS:
             return _answer(200, "duplicate", task_id=delivery.message_id, result=stored.result)
     return _answer(200, "duplicate", task_id=delivery.message_id)
 
 
-def _expire(task: Any, delivery: hooks.Delivery) -> HttpResponse:
+def _expire(task: Any, delivery: Delivery) -> HttpResponse:
     """An expired message is acknowledged, recorded as expired when the store can, not run."""
     logger.info(
         "Task %s[%s] expired at %s; not run",
@@ -211,7 +213,7 @@ def _expire(task: Any, delivery: hooks.Delivery) -> HttpResponse:
         delivery.message_id,
         delivery.options.get("expires"),
     )
-    store = hooks.get_result_store()
+    store = get_result_store()
     record_expired = getattr(store, "record_expired", None)
     stored = True
     if record_expired is not None:
@@ -223,8 +225,8 @@ def _expire(task: Any, delivery: hooks.Delivery) -> HttpResponse:
     return _answer(200, "expired", task_id=delivery.message_id, stored=stored)
 
 
-def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
-    store = hooks.get_result_store()
+def _run(task: Any, delivery: Delivery) -> HttpResponse:
+    store = get_result_store()
     if store is not None:
         try:
             decision = store.claim(delivery)
@@ -234,12 +236,12 @@ def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
             response = _answer(503, "store_unavailable", error=f"{type(exc).__name__}: {exc}")
             response["Retry-After"] = "5"
             return response
-        if decision is hooks.ClaimDecision.ALREADY_SUCCEEDED:
+        if decision is ClaimDecision.ALREADY_SUCCEEDED:
             return _duplicate(store, delivery)
-        if decision is hooks.ClaimDecision.REPLAYED:
+        if decision is ClaimDecision.REPLAYED:
             logger.warning("django-qstash refused a replayed signature for %s", delivery.message_id)
             return _answer(403, "replayed", error="this signed request was already received")
-        if decision is hooks.ClaimDecision.IN_PROGRESS:
+        if decision is ClaimDecision.IN_PROGRESS:
             return _answer(409, "in_progress", task_id=delivery.message_id)
 
     outcome = runner.execute(task, delivery)
@@ -260,11 +262,11 @@ def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
                 outcome.value if outcome.exception is None else outcome.exception,
             )
 
-    if outcome.status == runner.SUCCESS:
+    if outcome.status == states.SUCCESS:
         return _answer(
             200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored
         )
-    if outcome.status == runner.RETRY:
+    if outcome.status == states.RETRY:
         retry = outcome.retry
         return _answer(
             200,
@@ -288,15 +290,13 @@ def _run(task: Any, delivery: hooks.Delivery) -> HttpResponse:
     )
 
 
-def _record(
-    store: hooks.ResultStore, task: Any, delivery: hooks.Delivery, outcome: runner.Outcome
-) -> None:
-    if outcome.status == runner.SUCCESS:
+def _record(store: ResultStore, task: Any, delivery: Delivery, outcome: runner.Outcome) -> None:
+    if outcome.status == states.SUCCESS:
         if not delivery.options.get("ignore_result", task.ignore_result):
             store.record_success(delivery, outcome.value, outcome.duration)
         else:
             store.record_success(delivery, None, outcome.duration)
-    elif outcome.status == runner.RETRY:
+    elif outcome.status == states.RETRY:
         store.record_retry(delivery, outcome.exception, None)
     else:
         assert outcome.exception is not None

@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -22,43 +19,29 @@ from django.db.models.signals import post_delete, post_save
 
 from django_qstash.schedules import conf
 from django_qstash.schedules.models import ScheduleDeletion, TaskSchedule
+from django_qstash.schedules.suspension import is_suspended, sync_suspended
+from django_qstash.schedules.sync import process_deletion, sync_schedule
 
-_suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "django_qstash_schedules_sync_suspended", default=False
-)
-
-
-@contextlib.contextmanager
-def sync_suspended() -> Iterator[None]:
-    """Within this block, saves and deletes of schedules are not pushed to QStash."""
-    token = _suspended.set(True)
-    try:
-        yield
-    finally:
-        _suspended.reset(token)
+__all__ = ["connect", "schedule_deleted", "schedule_saved", "sync_suspended"]
 
 
 def _sync_after_commit(pk: int) -> None:
-    from django_qstash.schedules.sync import sync_schedule
-
     sync_schedule(pk)
 
 
 def _delete_after_commit(schedule_id: str) -> None:
-    from django_qstash.schedules.sync import process_deletion
-
     process_deletion(schedule_id)
 
 
 def schedule_saved(sender: Any, instance: TaskSchedule, raw: bool = False, **kwargs: Any) -> None:
-    if raw or _suspended.get() or not conf.auto_sync():
+    if raw or is_suspended() or not conf.auto_sync():
         return
     using = kwargs.get("using")
     transaction.on_commit(partial(_sync_after_commit, instance.pk), using=using)
 
 
 def schedule_deleted(sender: Any, instance: TaskSchedule, **kwargs: Any) -> None:
-    if _suspended.get():
+    if is_suspended():
         return
     using = kwargs.get("using")
     ScheduleDeletion.objects.using(using).update_or_create(

@@ -30,22 +30,23 @@ from django.utils import timezone
 
 from django_qstash import hooks
 from django_qstash.schedules.models import ScheduleDeletion, TaskSchedule
+from django_qstash.schedules.suspension import sync_suspended
 
 logger = logging.getLogger("django_qstash.schedules")
 
 T = TypeVar("T")
 
-#: Task options that a schedule forwards to QStash exactly as ``.delay()`` would.
-_FORWARDED_TASK_OPTIONS = (
+#: QStash options of a prepared message a schedule holds besides retries, timeout and queue
+#: (QStash schedules have no deduplication, delay or not-before of their own).
+SCHEDULE_EXTRA_OPTIONS = (
     "retry_delay",
     "callback",
     "failure_callback",
-    "headers",
+    "callback_headers",
+    "failure_callback_headers",
     "label",
     "flow_control",
 )
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SDK_ERROR = re.compile(r"^Request failed with status: (\d+), body: (.*)$", re.DOTALL)
 RUN_HINT = "run `python manage.py task_schedules --sync` (or the admin's 'sync now') to retry"
 
@@ -135,20 +136,6 @@ def _call(action: str, function: Callable[[], T]) -> T:
 # ------------------------------------------------------------------------------ the spec
 
 
-def _seconds(value: Any) -> int | str | None:
-    """A task's ``timeout``/``time_limit`` as whole seconds when it can be; else as given."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return max(1, int(value))
-    match = _DURATION.match(str(value))
-    if match:
-        return int(match.group(1)) * _UNITS[match.group(2)]
-    return str(value)
-
-
 @dataclass(frozen=True)
 class ScheduleSpec:
     """Everything QStash should hold for one row (the arguments of ``schedule.create``)."""
@@ -161,6 +148,8 @@ class ScheduleSpec:
     timeout: int | str | None = None
     queue: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The same run as a one-off message (the admin's "run now"), as core's pipeline made it.
+    message: hooks.PreparedMessage | None = field(default=None, compare=False, repr=False)
 
     def create_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -182,62 +171,64 @@ class ScheduleSpec:
         encoded = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(encoded).hexdigest()
 
-    def publish_options(self) -> dict[str, Any]:
-        """The same delivery options for a one-off publish (the admin's "run now")."""
-        options: dict[str, Any] = {
-            "max_retries": self.retries,
-            "timeout": self.timeout,
-            "queue": self.queue,
-        }
-        options.update(self.extra)
-        return {k: v for k, v in options.items() if v is not None}
+
+def row_options(schedule: TaskSchedule) -> dict[str, Any]:
+    """The row's own delivery options, as ``apply_async`` options (they override the task's)."""
+    # A schedule's body is the same for every run: an absolute expiry would be stale later.
+    options: dict[str, Any] = {"expires": None}
+    if schedule.retries is not None:
+        options["max_retries"] = schedule.retries
+    if schedule.timeout:
+        options["timeout"] = schedule.timeout
+    if schedule.queue:
+        options["queue"] = schedule.queue
+    return options
+
+
+def stable_jitter(schedule_id: str) -> float:
+    """The retry-delay jitter factor (0..1) of a schedule: fixed, so its spec is stable."""
+    digest = hashlib.sha256(schedule_id.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
 
 
 def build_spec(schedule: TaskSchedule) -> ScheduleSpec:
-    """The QStash schedule for a row: the ``.delay()`` envelope, options as ``.delay()`` uses
-    them (the row's retries/timeout/queue first, then the task's own), the webhook URL."""
+    """The QStash schedule for a row: the message ``.delay()`` would publish for the same call
+    (core's pipeline: the task's retries, timeout, flow control, retry delay, headers), with the
+    row's retries/timeout/queue over the task's, delivered to the webhook URL."""
     try:
-        task = hooks.get_task(schedule.task_name)
+        prepared = hooks.prepare_message(
+            schedule.task_name,
+            list(schedule.args or []),
+            dict(schedule.kwargs or {}),
+            row_options(schedule),
+            carry=False,
+            jitter=stable_jitter(schedule.schedule_id),
+        )
     except hooks.TaskNotRegistered as exc:
         raise ScheduleSyncError(
             f"Not pushed: {exc} Pick a registered task for this schedule."
         ) from None
-    task_options: dict[str, Any] = dict(getattr(task, "options", {}) or {})
-    retries = schedule.retries
-    if retries is None and task_options.get("max_retries") is not None:
-        retries = int(task_options["max_retries"])
-    timeout: int | str | None = schedule.timeout or None
-    if timeout is None:
-        timeout = _seconds(task_options.get("timeout") or task_options.get("time_limit"))
-    queue = schedule.queue or task_options.get("queue") or None
-    message_options = {"max_retries": retries} if retries is not None else {}
-    try:
-        body = hooks.build_message(
-            schedule.task_name,
-            list(schedule.args or []),
-            dict(schedule.kwargs or {}),
-            message_options,
-        )
-    except (hooks.ArgumentsNotSerializable, TypeError, ValueError) as exc:
+    except (ImproperlyConfigured, hooks.ArgumentsNotSerializable, TypeError, ValueError) as exc:
         raise ScheduleSyncError(f"Not pushed: {exc}") from None
+    options = prepared.options
+    timeout = options.get("timeout")
     extra = {
-        name: task_options[name]
-        for name in _FORWARDED_TASK_OPTIONS
-        if task_options.get(name) is not None
+        name: value
+        for name, value in options.items()
+        if name in SCHEDULE_EXTRA_OPTIONS and value is not None
     }
-    try:
-        target = destination()
-    except ImproperlyConfigured as exc:
-        raise ScheduleSyncError(f"Not pushed: {exc}") from None
+    if prepared.headers:
+        extra["headers"] = dict(prepared.headers)
     return ScheduleSpec(
         schedule_id=schedule.schedule_id,
-        destination=target,
+        destination=prepared.destination,
         cron=schedule.qstash_cron,
-        body=body,
-        retries=retries,
-        timeout=timeout,
-        queue=queue,
+        body=prepared.body,
+        retries=options.get("max_retries"),
+        timeout=None if timeout is None else (hooks.whole_seconds(timeout) or str(timeout)),
+        queue=options.get("queue"),
         extra=extra,
+        message=prepared,
     )
 
 
@@ -395,10 +386,13 @@ def set_active(schedules: Iterable[TaskSchedule], active: bool) -> dict[str, str
 
 
 def run_now(schedule: TaskSchedule) -> str:
-    """Publish one run of the schedule now (same body and options); returns the message id."""
-    spec = build_spec(schedule)
+    """Publish one run of the schedule now (the same message); returns the message id.
+
+    Recorded like any publish: the result store's PENDING row and ``message_published``."""
+    message = build_spec(schedule).message
+    assert message is not None
     try:
-        return hooks.publish_message(spec.body, **spec.publish_options())
+        return hooks.publish_prepared(message)
     except hooks.PublishError as exc:
         raise ScheduleSyncError(str(exc), status=exc.status) from exc
 
@@ -728,9 +722,7 @@ def adopt(remote: Any, name: str) -> TaskSchedule:
         ),
     )
     schedule.full_clean()
-    from django_qstash.schedules import signals
-
-    with signals.sync_suspended(), transaction.atomic():
+    with sync_suspended(), transaction.atomic():
         schedule.save()
     # What a save would push now may differ (e.g. task defaults): record it as synced only if not.
     spec = build_spec(schedule)
