@@ -96,3 +96,56 @@ def test_the_probe_sees_the_thread_hop_of_sync_to_async(uvicorn_server):
     assert seen["qstash_requests"] == [
         {"client": "sync", "path": "/v2/publish/" + server.webhook_url, "on_loop_thread": False}
     ]
+
+
+def test_an_async_view_publishes_with_adelay_and_apublish_without_a_thread_hop(uvicorn_server):
+    server = uvicorn_server
+    probe(server)  # clear
+    answers = []
+    for key in ("async-1", "async-2", "async-3"):
+        answer = httpx.post(f"{server.url}/enqueue/", json={"key": key}, trust_env=False)
+        assert answer.status_code == 200, server.log()[-3000:]
+        answers.append((key, answer.json()))
+    for key, ids in answers:
+        # The task ran (delivered by the dev server to the webhook) ...
+        (run,) = server.wait_for_runs(1, task="record", key=key)
+        assert run["value"] == {"via": "adelay"}
+        # ... and the message published to the view of our own reached it, verified.
+        (hook,) = server.wait_for_runs(1, task="hook:received", key=ids["message_id"])
+        assert hook["value"] == {"body": {"key": key}, "retried": 0}
+
+    seen = probe(server)["/enqueue/"]
+    # Every request to QStash was sent by the async client, on the event loop's own thread.
+    assert len(seen["qstash_requests"]) == 6
+    assert all(r["client"] == "async" and r["on_loop_thread"] for r in seen["qstash_requests"])
+    # Nothing of the publish path went through sync_to_async (Django itself may, for its
+    # request_started/finished receivers) ...
+    ours = ("django_qstash", "qstash", "httpx", "httpcore", "anyio", "example")
+    assert [name for name in seen["sync_to_async"] if name.startswith(ours)] == []
+    # ... nor through the loop's executor (sync_to_async's own use of it is counted above),
+    # but for resolving QStash's address when the one kept-alive connection is opened.
+    direct = [name for name in seen["executor"] if not name.startswith("asgiref.")]
+    assert [name for name in direct if "getaddrinfo" not in name] == []
+    assert len(direct) <= 1, direct
+
+
+def test_publish_and_publish_batch_reach_views_of_your_own(uvicorn_server, publish_via):
+    import django_qstash
+
+    server = uvicorn_server
+    publish_via(server)
+    message_id = django_qstash.publish(f"{server.url}/hooks/received/", json={"key": "one"})
+    (row,) = server.wait_for_runs(1, task="hook:received", key=message_id)
+    assert row["value"] == {"body": {"key": "one"}, "retried": 0}
+
+    ids = django_qstash.publish_batch(
+        [
+            {"url": f"{server.url}/hooks/received/", "json": {"key": "batch-sync"}},
+            {"url": f"{server.url}/hooks/received-async/", "json": {"key": "batch-async"}},
+        ]
+    )
+    assert len(set(ids)) == 2
+    (sync_row,) = server.wait_for_runs(1, task="hook:received", key=ids[0])
+    (async_row,) = server.wait_for_runs(1, task="hook:received_async", key=ids[1])
+    assert sync_row["value"]["body"] == {"key": "batch-sync"}
+    assert async_row["value"]["body"] == {"key": "batch-async"}

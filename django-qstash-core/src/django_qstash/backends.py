@@ -38,12 +38,13 @@ import traceback as traceback_module
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.checks import CheckMessage
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from django_qstash import envelope, pipeline, publisher, runner, signals, states
+from django_qstash import aio, envelope, pipeline, publisher, runner, signals, states
 from django_qstash.backend_checks import check_backend
 from django_qstash.backend_options import (
     BACKEND_OPTIONS,
@@ -54,6 +55,7 @@ from django_qstash.backend_options import (
     unix_seconds,
 )
 from django_qstash.conf import conf
+from django_qstash.messages import PreparedMessage
 from django_qstash.registry import registry
 from django_qstash.store import Delivery, StoredResult, get_result_store
 from django_qstash.task import Task as QStashRuntimeTask
@@ -296,24 +298,51 @@ class QStashBackend(BaseTaskBackend):
         return merged
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
-        self.validate_task(task)
-        adapter = adapter_for(task)
-        call_args, call_kwargs = list(args), dict(kwargs)
-        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
-
+        adapter, call_args, call_kwargs = self._checked(task, args, kwargs)
         if conf.ALWAYS_EAGER:
             # The same JSON check as a publish: ArgumentsNotSerializable names the argument.
             envelope.build(adapter.name, call_args, call_kwargs)
             return self._run_eagerly(task, adapter, call_args, call_kwargs)
-        # The same pipeline as .delay(); the options are the Task's, not carried in the body.
-        prepared = pipeline.prepare(
-            adapter, call_args, call_kwargs, self.publish_options(task), carry=False
-        )
+        prepared = self._prepare(task, adapter, call_args, call_kwargs)
         message_id = publisher.send(prepared)
         pipeline.record_published(prepared, message_id, adapter)
         result = self._new_result(task, message_id, call_args, call_kwargs)
         _send(task_enqueued, type(self), result)
         return result
+
+    async def aenqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
+        """:meth:`enqueue` for async code, on the event loop's client (no ``sync_to_async``,
+        unlike Django's default; eager mode runs the task in a thread, as Django's does)."""
+        adapter, call_args, call_kwargs = self._checked(task, args, kwargs)
+        if conf.ALWAYS_EAGER:
+            result: TaskResult[Any, Any] = await sync_to_async(self.enqueue)(task, args, kwargs)
+            return result
+        prepared = self._prepare(task, adapter, call_args, call_kwargs)
+        message_id = await aio.send(prepared)
+        await aio.record_published(prepared, message_id, adapter)
+        result = self._new_result(task, message_id, call_args, call_kwargs)
+        if task_enqueued.receivers:
+            signals.log_raised(await task_enqueued.asend_robust(type(self), task_result=result))
+        return result
+
+    def _checked(
+        self, task: Task[Any, Any], args: Any, kwargs: Any
+    ) -> tuple[DjangoTaskAdapter, list[Any], dict[str, Any]]:
+        self.validate_task(task)
+        adapter = adapter_for(task)
+        call_args, call_kwargs = list(args), dict(kwargs)
+        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
+        return adapter, call_args, call_kwargs
+
+    def _prepare(
+        self,
+        task: Task[Any, Any],
+        adapter: DjangoTaskAdapter,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> PreparedMessage:
+        # The same pipeline as .delay(); the options are the Task's, not carried in the body.
+        return pipeline.prepare(adapter, args, kwargs, self.publish_options(task), carry=False)
 
     def _new_result(
         self, task: Task[..., Any], result_id: str, args: list[Any], kwargs: dict[str, Any]

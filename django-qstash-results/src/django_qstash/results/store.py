@@ -55,6 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -711,6 +712,14 @@ class DatabaseResultStore:
                 task_id,
                 exc_info=True,
             )
+
+    async def arecord_published(
+        self, task_id: str, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
+        """:meth:`record_published` from async code: no thread at all unless PENDING rows are
+        kept (the database is written from a thread then)."""
+        if conf.STORE_PENDING:
+            await sync_to_async(self.record_published)(task_id, task_name, args, kwargs)
 
     # ------------------------------------------------------------------------------ reading
 
