@@ -1,7 +1,9 @@
 """Async views that publish: `await task.adelay()` against `await sync_to_async(task.delay)()`.
 
 One uvicorn worker serves benchmarks/urls_async.py; each view publishes one task to a loopback
-stub that answers like QStash (benchmarks/_qstash_stub.py, its own process). A load generator in
+stub that answers like QStash (benchmarks/_qstash_stub.py, its own process), once after 20 ms
+(a network round trip to QStash: what an async view overlaps and one sync thread waits out) and
+once at once (loopback: only the CPU cost of each publish remains). A load generator in
 this process keeps CONCURRENCY requests in flight on kept-alive connections; each round sends
 REQUESTS requests to one view, the views alternate round after round, and requests/s are
 compared as ratios of medians against `sync_to_async(task.delay)()` measured in the same run.
@@ -31,6 +33,9 @@ CANDIDATES = {
     "sync_to_async(thread_sensitive=False)": "/thread-pool/",
 }
 BASELINE = "await sync_to_async(task.delay)()"
+#: QStash's answer delay of each scenario: a network round trip to QStash (20 ms), and none at
+#: all (loopback: only the CPU cost of a publish counts).
+LATENCIES_MS = (20.0, 0.0)
 
 
 async def _worker(port: int, path: str, count: int, statuses: list[int]) -> None:
@@ -41,10 +46,18 @@ async def _worker(port: int, path: str, count: int, statuses: list[int]) -> None
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
+            chunked = False
             for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
+                lowered = line.lower()
+                if lowered.startswith(b"content-length:"):
                     length = int(line[15:])
-            await reader.readexactly(length)
+                chunked = chunked or lowered == b"transfer-encoding: chunked"
+            if chunked:  # Django's ASGI handler streams the body in chunks
+                while size := int(await reader.readuntil(b"\r\n"), 16):
+                    await reader.readexactly(size + 2)
+                await reader.readexactly(2)
+            else:
+                await reader.readexactly(length)
             statuses.append(int(head[9:12]))
     finally:
         writer.close()
@@ -67,9 +80,18 @@ def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
 
 
-def main(rounds: int = 5, requests: int = REQUESTS, concurrency: int = CONCURRENCY) -> str:
+def main(
+    rounds: int = 5,
+    requests: int = REQUESTS,
+    concurrency: int = CONCURRENCY,
+    latencies: tuple[float, ...] = LATENCIES_MS,
+) -> str:
+    return "\n".join(_scenario(rounds, requests, concurrency, latency) for latency in latencies)
+
+
+def _scenario(rounds: int, requests: int, concurrency: int, latency_ms: float) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": ""}
-    stub = start([sys.executable, "-m", "benchmarks._qstash_stub"], env)
+    stub = start([sys.executable, "-m", "benchmarks._qstash_stub", "0", str(latency_ms)], env)
     assert stub.stdout is not None
     qstash_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
     port = free_port()
@@ -108,7 +130,7 @@ def main(rounds: int = 5, requests: int = REQUESTS, concurrency: int = CONCURREN
     width = max(len(name) for name in medians)
     lines = [
         f"Async views publishing one task: 1 uvicorn worker, {concurrency} concurrent requests, "
-        f"{rounds} rounds of {requests}",
+        f"{rounds} rounds of {requests}; QStash stub answering after {latency_ms:g} ms",
         f"  {'':<{width}}  {'req/s':>8}  {'ratio':>7}",
     ]
     for name, value in medians.items():
