@@ -86,7 +86,9 @@ def main(
     concurrency: int = CONCURRENCY,
     latencies: tuple[float, ...] = LATENCIES_MS,
 ) -> str:
-    return "\n".join(_scenario(rounds, requests, concurrency, latency) for latency in latencies)
+    tables = [_scenario(rounds, requests, concurrency, latency) for latency in latencies]
+    tables.append(publish_path(rounds, requests, concurrency))
+    return "\n".join(tables)
 
 
 def _scenario(rounds: int, requests: int, concurrency: int, latency_ms: float) -> str:
@@ -136,6 +138,70 @@ def _scenario(rounds: int, requests: int, concurrency: int, latency_ms: float) -
     for name, value in medians.items():
         lines.append(f"  {name:<{width}}  {value:8.0f}  {value / medians[BASELINE]:6.2f}x")
     return "\n".join(lines)
+
+
+PUBLISH_PATH = """
+import asyncio, statistics, sys, time
+import django
+django.setup()
+from asgiref.sync import sync_to_async
+from benchmarks.startup_tasks import startup_noop
+
+async def adelay():
+    await startup_noop.adelay(1)
+
+async def thread_hop():
+    await sync_to_async(startup_noop.delay)(1)
+
+async def rate(publish, count, concurrency):
+    gate = asyncio.Semaphore(concurrency)
+    async def one():
+        async with gate:
+            await publish()
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return count / (time.perf_counter() - start)
+
+async def main(rounds, count, concurrency):
+    samples = {"adelay": [], "sync_to_async": []}
+    for publish in (adelay, thread_hop):
+        await rate(publish, 100, concurrency)
+    for _ in range(rounds):
+        samples["adelay"].append(await rate(adelay, count, concurrency))
+        samples["sync_to_async"].append(await rate(thread_hop, count, concurrency))
+    print(*(statistics.median(v) for v in samples.values()))
+
+asyncio.run(main(*map(int, sys.argv[1:])))
+"""
+
+
+def publish_path(rounds: int, requests: int, concurrency: int) -> str:
+    """The publish alone: ``concurrency`` publishes at a time on one event loop, no Django
+    request around them (the stub answers at once)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": ""}
+    stub = start([sys.executable, "-m", "benchmarks._qstash_stub"], env)
+    assert stub.stdout is not None
+    env.update(
+        QSTASH_URL=f"http://127.0.0.1:{stub.stdout.readline().strip()}",
+        DJANGO_SETTINGS_MODULE="benchmarks.settings_async",
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", PUBLISH_PATH, str(rounds), str(requests), str(concurrency)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        stop_process(stub)  # type: ignore[arg-type]
+    adelay, hop = map(float, out.stdout.split())
+    return (
+        f"The publish alone: {concurrency} at a time on one event loop, {rounds} rounds of "
+        f"{requests}\n"
+        f"  {'await task.adelay()':<37}  {adelay:8.0f}  {adelay / hop:6.2f}x\n"
+        f"  {'await sync_to_async(task.delay)()':<37}  {hop:8.0f}  {1:6.2f}x"
+    )
 
 
 def _answers(port: int) -> bool:
