@@ -37,7 +37,7 @@ def deliver(
 def callback_body(
     source: bytes, answer: dict[str, Any], *, status: int = 200, source_id: str = "msg_src"
 ) -> dict[str, Any]:
-    """The JSON QStash POSTs to a (failure) callback URL (QSTASH-PROTOCOL.md §3.3)."""
+    """The JSON QStash POSTs to a (failure) callback URL (docs/qstash-protocol.md, "Callbacks")."""
     return {
         "status": status,
         "header": {"Content-Type": ["application/json"]},

@@ -180,7 +180,7 @@ def test_a_listed_exception_is_a_retryable_500(no_result_store, retried_signals)
 
 def test_on_the_last_attempt_it_is_final(no_result_store, retried_signals):
     response = deliver(body(selective, "busy"), retried=3)
-    # Out of QStash retries: nothing can follow, so the answer says stop (DESIGN.md §3).
+    # Out of QStash retries: nothing can follow, so the answer says stop (a 489).
     assert response.status_code == 489
     assert response.headers["Upstash-NonRetryable-Error"] == "true"
     assert response.json()["final"] is True

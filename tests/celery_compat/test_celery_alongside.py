@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from django_qstash import AsyncResult, EagerResult, task
+from django_qstash import AsyncResult, EagerResult, eager, task
 from django_qstash.registry import registry
 from tests.celery_compat import mixed_tasks
 from tests.celery_compat.conftest import deliver
@@ -94,7 +94,7 @@ def test_the_webhook_never_runs_a_celery_task(no_result_store):
 @pytest.mark.django_db
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)
 def test_celery_task_always_eager_is_not_read_and_says_so(qstash, monkeypatch):
-    monkeypatch.setattr(task, "_celery_eager_setting_checked", False)
+    monkeypatch.setattr(eager, "_celery_eager_setting_checked", False)
     with pytest.warns(UserWarning, match="set DJANGO_QSTASH_ALWAYS_EAGER = True"):
         mixed_tasks.qstash_add.delay(1, 1)
     assert len(qstash.requests) == 1  # still published: the setting is django-qstash's own
@@ -106,7 +106,7 @@ def test_celery_task_always_eager_is_not_read_and_says_so(qstash, monkeypatch):
 @pytest.mark.django_db
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True, DJANGO_QSTASH_ALWAYS_EAGER=True)
 def test_the_move_is_one_setting(qstash, monkeypatch):
-    monkeypatch.setattr(task, "_celery_eager_setting_checked", False)
+    monkeypatch.setattr(eager, "_celery_eager_setting_checked", False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert mixed_tasks.qstash_add.delay(1, 1).get() == 2

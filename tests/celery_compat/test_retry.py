@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from django_qstash import shared_task
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
-from django_qstash.task import TaskRequest
+from django_qstash.execution import TaskRequest
 from tests.celery_compat.conftest import WEBHOOK, deliver
 
 requests: list[TaskRequest] = []

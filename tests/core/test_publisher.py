@@ -1,4 +1,4 @@
-"""Publishing through the official SDK to a loopback server that records what arrived (§2.2)."""
+"""Publishing through the official SDK to a loopback server that records what arrived (docs/qstash-protocol.md, "Publishing")."""
 
 from __future__ import annotations
 

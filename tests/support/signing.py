@@ -1,4 +1,4 @@
-"""Make QStash signatures the way QStash makes them: PyJWT, HS256, the claims of §4.1."""
+"""Make QStash signatures the way QStash makes them: PyJWT, HS256, the claims docs/qstash-protocol.md lists."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class CallbackIgnored(Exception):
 
 
 def continue_from_callback(marker: str, body: bytes) -> list[str]:
-    """Publish what follows a task, from the body of QStash's (failure) callback (§3.3).
+    """Publish what follows a task, from the body of QStash's (failure) callback.
 
     Returns the published message ids. Raises :class:`CallbackIgnored` when there is nothing
     to do, :class:`MalformedMessage` when the callback cannot be read, and whatever publishing

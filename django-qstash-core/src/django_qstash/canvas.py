@@ -29,7 +29,7 @@ from django_qstash.signatures import (
     LINK_ERROR_MARKER,
     LINK_MARKER,
     Signature,
-    _require_signature,
+    as_signature,
     maybe_signature,
     signature,
     signature_list,
@@ -69,7 +69,7 @@ class chain(Signature, kind="chain"):
             tasks = tuple(tasks[0])
         steps: list[Signature] = []
         for task in tasks:
-            step = _require_signature(task)
+            step = as_signature(task)
             if isinstance(step, chain):
                 steps.extend(step.tasks)
             else:
@@ -85,7 +85,7 @@ class chain(Signature, kind="chain"):
 
     @property
     def tasks(self) -> list[Signature]:
-        return [_require_signature(task) for task in self["kwargs"]["tasks"]]
+        return [as_signature(task) for task in self["kwargs"]["tasks"]]
 
     def __repr__(self) -> str:
         return " | ".join(repr(task) for task in self.tasks) or "chain()"
@@ -204,12 +204,12 @@ class group(Signature, kind="group"):
     def __init__(self, *tasks: Any, **options: Any) -> None:
         if len(tasks) == 1 and not isinstance(tasks[0], Mapping):
             tasks = tuple(tasks[0])
-        members = [_require_signature(task) for task in tasks]
+        members = [as_signature(task) for task in tasks]
         super().__init__("celery.group", (), {"tasks": members}, options, subtask_type="group")
 
     @property
     def tasks(self) -> list[Signature]:
-        return [_require_signature(task) for task in self["kwargs"]["tasks"]]
+        return [as_signature(task) for task in self["kwargs"]["tasks"]]
 
     def __repr__(self) -> str:
         return f"group([{', '.join(repr(task) for task in self.tasks)}])"

@@ -33,12 +33,27 @@ def _url_or_environ(value: Any) -> str | None:
     return _optional_str(value) or os.environ.get("QSTASH_URL") or None
 
 
+def _bool_or_float(value: Any) -> bool | float | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return float(value)
+
+
+def _positive_float(value: Any) -> float | None:
+    return float(value) if value else None
+
+
 def _webhook_path(value: Any) -> str:
     return value or DEFAULT_WEBHOOK_PATH
 
 
-class Settings:
-    """Every setting django-qstash reads, with its default."""
+class LazySettings:
+    """The pattern of every app's ``conf``: one property per setting, its default declared
+    there once, read on first use and remembered until ``setting_changed``.
+
+    A subclass declares properties that call :meth:`_get`; one instance per app, connected to
+    ``setting_changed`` with :meth:`connect` (``override_settings`` then works).
+    """
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
@@ -46,12 +61,19 @@ class Settings:
     def clear_cache(self, **kwargs: Any) -> None:
         self._cache.clear()
 
+    def connect(self, dispatch_uid: str) -> None:
+        setting_changed.connect(self.clear_cache, dispatch_uid=dispatch_uid)
+
     def _get(self, name: str, default: Any, convert: Callable[[Any], T]) -> T:
         # The converted value is what is remembered: the webhook reads these on every delivery.
         value = self._cache.get(name, _MISSING)
         if value is _MISSING:
             value = self._cache[name] = convert(getattr(settings, name, default))
         return value  # type: ignore[no-any-return]
+
+
+class Settings(LazySettings):
+    """Every setting django-qstash reads, with its default."""
 
     def _str(self, name: str) -> str | None:
         return self._get(name, None, _optional_str)
@@ -111,6 +133,21 @@ class Settings:
         return self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3, int)
 
     @property
+    def CELERY_TASK_ALWAYS_EAGER(self) -> bool:
+        """Celery's setting, read only to say that django-qstash does not follow it."""
+        return self._get("CELERY_TASK_ALWAYS_EAGER", False, bool)
+
+    @property
+    def DEV_FAST_RETRIES(self) -> bool | float | None:
+        """``qstash_dev``: True for fast retries, or a retry-wait scale factor."""
+        return self._get("DJANGO_QSTASH_DEV_FAST_RETRIES", None, _bool_or_float)
+
+    @property
+    def DEV_CRON_TICK(self) -> float | None:
+        """``qstash_dev``: how many seconds one cron minute lasts."""
+        return self._get("DJANGO_QSTASH_DEV_CRON_TICK", None, _positive_float)
+
+    @property
     def webhook_url(self) -> str:
         """The absolute URL QStash delivers to, built from settings, never from a request."""
         url: str | None = self._cache.get("webhook_url")
@@ -150,4 +187,4 @@ class Settings:
 
 
 conf = Settings()
-setting_changed.connect(conf.clear_cache, dispatch_uid="django_qstash.conf.clear_cache")
+conf.connect("django_qstash.conf.clear_cache")

@@ -17,7 +17,8 @@ Other modules of ``django_qstash`` are private. This module offers
   :data:`message_published`).
 * **accessors** for the task registry, the message builder, the shared QStash client, the
   webhook URL, and helpers: :func:`translate_sdk_error` (what the QStash SDK raised, as status
-  and text) and :func:`duration_seconds` / :func:`whole_seconds` (the one duration parser).
+  and text), :func:`duration_seconds` / :func:`whole_seconds` (the one duration parser), and
+  :class:`LazySettings`, the base of every app's ``conf`` object.
 
 The task objects :func:`get_task` and :func:`registered_tasks` return may be used through this
 surface only: ``name`` (the registered name), ``options`` (the decorator's options, read-only),
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django_qstash import envelope, pipeline, publisher
-from django_qstash.conf import conf
+from django_qstash.conf import LazySettings, conf
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
     DjangoQStashError,
@@ -76,6 +77,7 @@ __all__ = [
     "ClaimDecision",
     "Delivery",
     "DjangoQStashError",
+    "LazySettings",
     "MalformedMessage",
     "MaxRetriesExceededError",
     "PreparedMessage",

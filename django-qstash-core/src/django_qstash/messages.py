@@ -70,8 +70,15 @@ class PreparedMessage:
             arguments["content_type"] = self.content_type
         return arguments
 
+    @property
+    def queue(self) -> str | None:
+        """The QStash queue to enqueue to; None: publish directly."""
+        queue = self.options.get("queue")
+        return None if queue is None else str(queue)
+
     def sdk_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of the SDK's ``message.publish`` (or ``enqueue`` with ``queue``)."""
+        """Keyword arguments of the SDK's ``message.publish`` (``QStash`` and ``AsyncQStash``
+        alike), the queue aside: with :attr:`queue` set, the message is enqueued there."""
         arguments: dict[str, Any] = {
             "url": self.destination,
             "body": self.body,
@@ -80,7 +87,7 @@ class PreparedMessage:
         if self.headers:
             arguments["headers"] = dict(self.headers)
         for name, value in self.options.items():
-            if value is not None:
+            if value is not None and name != "queue":
                 arguments[SDK_KEYWORDS[name]] = value
         return arguments
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, envelope, pipeline
+from django_qstash import aio, eager, envelope, pipeline
 from django_qstash.conf import conf
 from django_qstash.result import AsyncResult
 
@@ -90,6 +90,7 @@ class PublishingMixin(Generic[P, R]):
         if conf.ALWAYS_EAGER:
             result: AsyncResult = await sync_to_async(self.apply)(task_args, task_kwargs, **options)
             return result
+        eager.check_celery_eager_setting()
         prepared = pipeline.prepare(cast("Task[P, R]", self), task_args, task_kwargs, options)
         message_id = await aio.send(prepared)
         await aio.record_published(prepared, message_id, self)

@@ -208,7 +208,7 @@ def signature(
 ) -> Signature:
     """``signature("app.tasks.add", args=(2, 2))``, or a signature from its dict form."""
     if isinstance(task, Mapping):
-        return _require_signature(task)
+        return as_signature(task)
     immutable = bool(options.pop("immutable", False))
     return Signature(task, args, kwargs, options, immutable=immutable)
 
@@ -217,10 +217,11 @@ def maybe_signature(value: Any) -> Signature | None:
     """A :class:`Signature` (or chain/group) from a signature, a task, or its dict form."""
     if value is None:
         return None
-    return _require_signature(value)
+    return as_signature(value)
 
 
-def _require_signature(value: Any) -> Signature:
+def as_signature(value: Any) -> Signature:
+    """A signature from a signature, its dict form, or a task; TypeError for anything else."""
     if isinstance(value, Signature):
         return value
     if isinstance(value, Mapping):
@@ -247,5 +248,5 @@ def signature_list(value: Any) -> list[Signature]:
     if value is None:
         return []
     if isinstance(value, Mapping) or not isinstance(value, Iterable):
-        return [_require_signature(value)]
-    return [_require_signature(item) for item in value]
+        return [as_signature(value)]
+    return [as_signature(item) for item in value]

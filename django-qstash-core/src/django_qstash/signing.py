@@ -1,9 +1,10 @@
 """Verify the ``Upstash-Signature`` JWT of a delivery.
 
-The rules are those of the official Python ``qstash.Receiver`` (QSTASH-PROTOCOL.md §4.2), checked
-with the standard library: HS256 only, ``iss == "Upstash"``, ``sub`` equal to the webhook URL built
-from settings, ``exp`` and ``nbf`` required, ``iat`` not in the future, no non-empty ``aud``, a
-string ``jti``, and the base64url SHA-256 of the raw body bytes in ``body`` (padding ignored).
+The rules are those of the official Python ``qstash.Receiver`` (see ``docs/qstash-protocol.md``,
+"Signatures"), checked with the standard library: HS256 only, ``iss == "Upstash"``, ``sub``
+equal to the webhook URL built from settings, ``exp`` and ``nbf`` required, ``iat`` not in the
+future, no non-empty ``aud``, a string ``jti``, and the base64url SHA-256 of the raw body bytes
+in ``body`` (padding ignored).
 Unlike the Receiver it honours a clock tolerance, hashes bytes (so any body can be verified) and
 reports one clear reason. The test-suite checks it against the Receiver token by token.
 """

@@ -16,8 +16,9 @@ STARTED = "STARTED"
 SUCCESS = "SUCCESS"
 FAILURE = "FAILURE"
 REVOKED = "REVOKED"
-REJECTED = "REJECTED"
 RETRY = "RETRY"
+#: Celery's names for outcomes django-qstash does not produce (kept for code that compares).
+REJECTED = "REJECTED"
 IGNORED = "IGNORED"
 
 READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED})
@@ -25,22 +26,47 @@ UNREADY_STATES = frozenset({PENDING, RECEIVED, STARTED, REJECTED, RETRY})
 EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
 
-ALL_STATES = frozenset(
-    {PENDING, RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED, REJECTED, IGNORED}
-)
+ALL_STATES = frozenset({PENDING, RECEIVED, STARTED, SUCCESS, FAILURE, RETRY, REVOKED})
+
+#: Most final first: a state later in the list never overrides one earlier (``None``: unknown).
+PRECEDENCE: list[str | None] = [
+    SUCCESS,
+    FAILURE,
+    None,
+    REVOKED,
+    STARTED,
+    RECEIVED,
+    REJECTED,
+    RETRY,
+    PENDING,
+]
+PRECEDENCE_LOOKUP: dict[str | None, int] = {name: rank for rank, name in enumerate(PRECEDENCE)}
+NONE_PRECEDENCE = PRECEDENCE_LOOKUP[None]
+
+
+def precedence(state: str | None) -> int:
+    """The rank of ``state`` in :data:`PRECEDENCE` (lower is more final); unknown as ``None``."""
+    return PRECEDENCE_LOOKUP.get(state, NONE_PRECEDENCE)
+
+
+class state(str):
+    """A state that compares by precedence: ``state(SUCCESS) > state(PENDING)``."""
+
+    def __gt__(self, other: str) -> bool:
+        return precedence(self) < precedence(other)
+
+    def __ge__(self, other: str) -> bool:
+        return precedence(self) <= precedence(other)
+
+    def __lt__(self, other: str) -> bool:
+        return precedence(self) > precedence(other)
+
+    def __le__(self, other: str) -> bool:
+        return precedence(self) >= precedence(other)
+
 
 #: A state as a type, for annotations.
-StateName = Literal[
-    "PENDING",
-    "RECEIVED",
-    "STARTED",
-    "SUCCESS",
-    "FAILURE",
-    "RETRY",
-    "REVOKED",
-    "REJECTED",
-    "IGNORED",
-]
+StateName = Literal["PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED"]
 
 
 class TaskState(str, enum.Enum):
@@ -54,8 +80,6 @@ class TaskState(str, enum.Enum):
     FAILURE = FAILURE
     RETRY = RETRY
     REVOKED = REVOKED
-    REJECTED = REJECTED
-    IGNORED = IGNORED
 
     def __str__(self) -> str:
         return self.value
@@ -66,7 +90,10 @@ __all__ = [
     "EXCEPTION_STATES",
     "FAILURE",
     "IGNORED",
+    "NONE_PRECEDENCE",
     "PENDING",
+    "PRECEDENCE",
+    "PRECEDENCE_LOOKUP",
     "PROPAGATE_STATES",
     "READY_STATES",
     "RECEIVED",
@@ -78,4 +105,6 @@ __all__ = [
     "UNREADY_STATES",
     "StateName",
     "TaskState",
+    "precedence",
+    "state",
 ]

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-import uuid
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from django_qstash import envelope, pipeline, publisher, runner
+from django_qstash import eager, pipeline, publisher
 from django_qstash import result as _results
 
 # From canvas, not signatures: importing canvas registers chain and group, which signatures read
 # back from a message (a retry's link=chain(...)) must find.
-from django_qstash.canvas import Signature, signature_list
+from django_qstash.canvas import Signature
 from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
 from django_qstash.execution import Execution, TaskRequest, current_execution
 from django_qstash.options import CALL_OPTIONS, RetryPolicy, retry_policy, warn_ignored
 from django_qstash.publishing import PublishingMixin
-from django_qstash.store import Delivery
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,7 +56,6 @@ _CELERY_ATTRIBUTES = (
     "typing",
 )
 _HANDLERS = ("on_success", "on_failure", "on_retry", "after_return")
-_celery_eager_setting_checked = False
 
 
 class Task(PublishingMixin[P, R], Generic[P, R]):
@@ -206,6 +202,7 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
             return self.apply(task_args, task_kwargs, **options)
+        eager.check_celery_eager_setting()
         prepared = pipeline.prepare(self, task_args, task_kwargs, options)
         message_id = publisher.send(prepared)
         pipeline.record_published(prepared, message_id, self)
@@ -220,8 +217,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         if options:
             self._split_task_keywords(task_kwargs, options)
         self.bind_arguments(task_args, task_kwargs)
-        if not _celery_eager_setting_checked:
-            _check_celery_eager_setting()
         return task_args, task_kwargs
 
     def _split_task_keywords(self, task_kwargs: dict[str, Any], options: dict[str, Any]) -> None:
@@ -311,59 +306,17 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         As in Celery, ``self.retry()`` runs the next attempt at once (ignoring the countdown)
         with the same task id, and ``link``/``link_error`` run eagerly after the task.
         """
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        self.bind_arguments(task_args, task_kwargs)
-        links = signature_list(link)
-        errbacks = signature_list(link_error)
-        message: dict[str, Any] = dict(self.call_defaults.message)
-        for key in ("root_id", "parent_id", "group_id", "shadow"):
-            if options.get(key) is not None:
-                message[key] = str(options[key])
-        if options.get("headers"):
-            message["headers"] = dict(options["headers"])
-        if links:
-            message["link"] = links
-        if errbacks:
-            message["link_error"] = errbacks
-        # Eager runs still go through JSON, so a test catches what a real publish would refuse.
-        envelope.build(self.name, task_args, task_kwargs, message)
-        task_id = str(task_id or uuid.uuid4().hex)
-        while True:
-            delivery = Delivery(
-                message_id=task_id,
-                task_name=self.name,
-                args=task_args,
-                kwargs=task_kwargs,
-                options={**message, "retries": retries} if retries else message,
-                is_eager=True,
-            )
-            outcome = runner.execute(self, delivery)
-            retry = outcome.retry
-            if retry is None or not retry.is_eager:
-                break
-            retries += 1
-            task_args = retry.retry_args if retry.retry_args is not None else task_args
-            task_kwargs = retry.retry_kwargs if retry.retry_kwargs is not None else task_kwargs
-        result = _results.EagerResult(
-            task_id,
-            task_name=self.name,
-            status=outcome.status,
-            value=outcome.value,
-            exception=outcome.exception,
-            traceback=outcome.traceback,
+        return eager.apply(
+            self,
+            list(args or ()),
+            dict(kwargs or {}),
+            task_id=task_id,
+            retries=retries,
+            throw=throw,
+            link=link,
+            link_error=link_error,
+            options=options,
         )
-        root_id = message.get("root_id") or task_id
-        if outcome.exception is None:
-            for signature in links:
-                signature.apply((outcome.value,), parent_id=task_id, root_id=root_id)
-        else:
-            for signature in errbacks:
-                signature.apply((task_id,), parent_id=task_id, root_id=root_id)
-        propagate = conf.EAGER_PROPAGATES if throw is None else throw
-        if outcome.exception is not None and propagate:
-            raise outcome.exception
-        return result
 
     # ------------------------------------------------------------------------ signatures
 
@@ -431,21 +384,3 @@ def _simple_parameters(
     positions = {p.name: index for index, p in enumerate(parameters)}
     required = tuple((p.name, index) for index, p in enumerate(parameters) if p.default is p.empty)
     return positions, required
-
-
-def _check_celery_eager_setting() -> None:
-    """Once per process: say so if the project still relies on CELERY_TASK_ALWAYS_EAGER."""
-    global _celery_eager_setting_checked
-    _celery_eager_setting_checked = True
-    from django.conf import settings
-
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(
-        settings, "DJANGO_QSTASH_ALWAYS_EAGER", False
-    ):
-        warnings.warn(
-            "CELERY_TASK_ALWAYS_EAGER is set but django-qstash does not read it: set "
-            "DJANGO_QSTASH_ALWAYS_EAGER = True (and DJANGO_QSTASH_EAGER_PROPAGATES for "
-            "CELERY_TASK_EAGER_PROPAGATES) to run django-qstash tasks in-process too.",
-            UserWarning,
-            stacklevel=5,
-        )

@@ -7,13 +7,17 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from django_qstash import states
+
 
 class TaskStatus(models.TextChoices):
-    PENDING = "PENDING"
-    STARTED = "STARTED"
-    RETRY = "RETRY"
-    SUCCESS = "SUCCESS"
-    FAILURE = "FAILURE"
+    """The stored states: core's (``django_qstash.states``), the values Celery uses."""
+
+    PENDING = states.PENDING
+    STARTED = states.STARTED
+    RETRY = states.RETRY
+    SUCCESS = states.SUCCESS
+    FAILURE = states.FAILURE
 
 
 class TaskResult(models.Model):

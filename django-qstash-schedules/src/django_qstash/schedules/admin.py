@@ -18,7 +18,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_qstash.schedules import conf, sync
+from django_qstash.schedules import sync
+from django_qstash.schedules.conf import conf
 from django_qstash.schedules.forms import TaskScheduleForm
 from django_qstash.schedules.models import ScheduleDeletion, TaskSchedule
 
@@ -196,7 +197,7 @@ class TaskScheduleAdmin(_ScheduleAdmin):
                 ),
                 messages.SUCCESS,
             )
-        elif conf.auto_sync():
+        elif conf.AUTO_SYNC:
             # ATOMIC_REQUESTS: the commit (and so the sync) comes after this view returns.
             self.message_user(
                 request,

@@ -10,6 +10,10 @@ class SchedulesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_qstash.schedules import signals
+        from django.core import checks
 
+        from django_qstash.schedules import signals
+        from django_qstash.schedules.checks import check_settings
+
+        checks.register(check_settings, "django_qstash_schedules")
         signals.connect()

@@ -1,4 +1,4 @@
-"""Settings of the schedules app, read from ``django.conf.settings`` on every use.
+"""Settings of the schedules app, read lazily through one ``conf`` object (core's pattern).
 
 ``DJANGO_QSTASH_SCHEDULES_AUTO_SYNC`` (default ``True``)
     Push a schedule to QStash after each save or delete commits. Turn it off (for example in
@@ -7,18 +7,41 @@
 
 ``DJANGO_QSTASH_SCHEDULES_ID_PREFIX`` (default ``"djq-"``)
     The prefix of the QStash schedule ids this app generates (``djq-<32 hex digits>``).
+
+``checks.py`` reports a malformed value as a system-check error.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
+from typing import Any
+
+from django_qstash.hooks import LazySettings
 
 DEFAULT_ID_PREFIX = "djq-"
 
 
-def auto_sync() -> bool:
-    return bool(getattr(settings, "DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True))
+def _as_is(value: Any) -> Any:
+    # Kept as given: the system checks say what is wrong with a value of the wrong type.
+    return value
 
 
-def id_prefix() -> str:
-    return str(getattr(settings, "DJANGO_QSTASH_SCHEDULES_ID_PREFIX", DEFAULT_ID_PREFIX))
+class ScheduleSettings(LazySettings):
+    @property
+    def AUTO_SYNC(self) -> bool:
+        return bool(self._get("DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True, _as_is))
+
+    @property
+    def ID_PREFIX(self) -> str:
+        return str(self.raw_id_prefix)
+
+    @property
+    def raw_id_prefix(self) -> Any:
+        return self._get("DJANGO_QSTASH_SCHEDULES_ID_PREFIX", DEFAULT_ID_PREFIX, _as_is)
+
+    @property
+    def raw_auto_sync(self) -> Any:
+        return self._get("DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True, _as_is)
+
+
+conf = ScheduleSettings()
+conf.connect("django_qstash.schedules.conf.clear_cache")

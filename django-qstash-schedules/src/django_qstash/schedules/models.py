@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from django_qstash import hooks
-from django_qstash.schedules import conf
+from django_qstash.schedules.conf import conf
 from django_qstash.schedules.cron import (
     CronInfo,
     inspect_cron,
@@ -39,7 +39,7 @@ SYNC_RECORD_FIELDS = frozenset({"last_synced_at", "synced_fingerprint", "synced_
 
 def new_schedule_id() -> str:
     """A stable, QStash-valid schedule id for a new row: ``djq-<32 hex digits>``."""
-    return f"{conf.id_prefix()}{uuid.uuid4().hex}"
+    return f"{conf.ID_PREFIX}{uuid.uuid4().hex}"
 
 
 def _empty_list() -> list[Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from django_qstash.schedules import conf
+from django_qstash.schedules.conf import conf
 from django_qstash.schedules.models import ScheduleDeletion, TaskSchedule
 from django_qstash.schedules.suspension import is_suspended, sync_suspended
 
@@ -38,7 +38,7 @@ def _delete_after_commit(schedule_id: str) -> None:
 
 
 def schedule_saved(sender: Any, instance: TaskSchedule, raw: bool = False, **kwargs: Any) -> None:
-    if raw or is_suspended() or not conf.auto_sync():
+    if raw or is_suspended() or not conf.AUTO_SYNC:
         return
     using = kwargs.get("using")
     transaction.on_commit(partial(_sync_after_commit, instance.pk), using=using)
@@ -52,7 +52,7 @@ def schedule_deleted(sender: Any, instance: TaskSchedule, **kwargs: Any) -> None
         schedule_id=instance.schedule_id,
         defaults={"name": instance.name, "task_name": instance.task_name, "error": ""},
     )
-    if conf.auto_sync():
+    if conf.AUTO_SYNC:
         transaction.on_commit(partial(_delete_after_commit, instance.schedule_id), using=using)
 
 

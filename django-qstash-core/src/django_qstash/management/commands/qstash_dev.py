@@ -13,9 +13,9 @@ import sys
 import urllib.parse
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_qstash.conf import conf
 from django_qstash.devserver.__main__ import (
     OPTION_NAMES,
     add_arguments,
@@ -30,7 +30,7 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 def settings_argv() -> list[str]:
     """The dev server flags this project's settings imply."""
     argv: list[str] = []
-    url = getattr(settings, "QSTASH_URL", None)
+    url = conf.QSTASH_URL
     if url:
         parts = urllib.parse.urlsplit(str(url))
         if parts.hostname in _LOOPBACK:
@@ -38,23 +38,22 @@ def settings_argv() -> list[str]:
             argv += ["--host", host]
             if parts.port:
                 argv += ["--port", str(parts.port)]
-    for setting, flag in (
-        ("QSTASH_TOKEN", "--token"),
-        ("QSTASH_CURRENT_SIGNING_KEY", "--current-signing-key"),
-        ("QSTASH_NEXT_SIGNING_KEY", "--next-signing-key"),
+    for value, flag in (
+        (conf.QSTASH_TOKEN, "--token"),
+        (conf.QSTASH_CURRENT_SIGNING_KEY, "--current-signing-key"),
+        (conf.QSTASH_NEXT_SIGNING_KEY, "--next-signing-key"),
     ):
-        value = getattr(settings, setting, None)
         if value:
-            argv += [flag, str(value)]
-    fast = getattr(settings, "DJANGO_QSTASH_DEV_FAST_RETRIES", None)
+            argv += [flag, value]
+    fast = conf.DEV_FAST_RETRIES
     if isinstance(fast, bool):
         if fast:
             argv.append("--fast-retries")
     elif fast is not None:
-        argv += ["--retry-scale", str(float(fast))]
-    tick = getattr(settings, "DJANGO_QSTASH_DEV_CRON_TICK", None)
+        argv += ["--retry-scale", str(fast)]
+    tick = conf.DEV_CRON_TICK
     if tick:
-        argv += ["--cron-tick", str(float(tick))]
+        argv += ["--cron-tick", str(tick)]
     return argv
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_qstash.schedules import plan as sync_plan
 from django_qstash.schedules import sync
 from django_qstash.schedules.models import TaskSchedule
 
@@ -130,7 +131,7 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------ --sync
 
     def sync_schedules(self, *, dry_run: bool, interactive: bool) -> None:
-        plan = sync.plan_sync()
+        plan = sync_plan.plan_sync()
         self.stdout.write(f"Sync plan for {sync.destination()}:")
         if not plan.items:
             self.stdout.write("  nothing here and nothing on QStash.")
@@ -162,10 +163,10 @@ class Command(BaseCommand):
         if changes and interactive and not self._confirm(len(changes)):
             raise CommandError("Sync cancelled; nothing was changed.")
 
-        failures: list[tuple[sync.PlanItem, str]] = []
+        failures: list[tuple[sync_plan.PlanItem, str]] = []
         applied = 0
         for item in [*changes, *synced_rows]:
-            error = sync.apply_item(item)
+            error = sync_plan.apply_item(item)
             if error:
                 failures.append((item, error))
             elif item.is_change:
@@ -186,7 +187,7 @@ class Command(BaseCommand):
         return answer.strip().lower() in {"y", "yes"}
 
     def _finish(
-        self, problems: list[sync.PlanItem], failures: list[tuple[sync.PlanItem, str]]
+        self, problems: list[sync_plan.PlanItem], failures: list[tuple[sync_plan.PlanItem, str]]
     ) -> None:
         for item, error in failures:
             self.stderr.write(f"  failed: {item.name or item.schedule_id}: {error}")
