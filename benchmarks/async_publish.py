@@ -6,7 +6,9 @@ stub that answers like QStash (benchmarks/_qstash_stub.py, its own process), onc
 once at once (loopback: only the CPU cost of each publish remains). A load generator in
 this process keeps CONCURRENCY requests in flight on kept-alive connections; each round sends
 REQUESTS requests to one view, the views alternate round after round, and requests/s are
-compared as ratios of medians against `sync_to_async(task.delay)()` measured in the same run.
+compared as ratios of medians against `sync_to_async(task.delay)()` measured in the same run, and
+so is the uvicorn process's CPU time per request (on a shared machine, requests/s also measure
+how much CPU the other processes leave).
 
 Goal: `adelay()` >= 2x `sync_to_async(task.delay)()`.
 """
@@ -118,26 +120,44 @@ def _scenario(rounds: int, requests: int, concurrency: int, latency_ms: float) -
         {**env, "QSTASH_URL": qstash_url, "DJANGO_SETTINGS_MODULE": "benchmarks.settings_async"},
     )
     samples: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    cpu: dict[str, list[float]] = {name: [] for name in CANDIDATES}
     try:
         wait_until(lambda: _answers(port), timeout=30, what="uvicorn to answer")
         for path in CANDIDATES.values():  # warm-up: clients built, code paths loaded
             asyncio.run(_round(port, path, concurrency * 2, concurrency))
         for _ in range(rounds):
             for name, path in CANDIDATES.items():
+                before = _cpu_seconds(server.pid)
                 samples[name].append(asyncio.run(_round(port, path, requests, concurrency)))
+                cpu[name].append((_cpu_seconds(server.pid) - before) / requests)
     finally:
         stop_process(server)  # type: ignore[arg-type]
         stop_process(stub)  # type: ignore[arg-type]
     medians = {name: statistics.median(values) for name, values in samples.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     width = max(len(name) for name in medians)
     lines = [
         f"Async views publishing one task: 1 uvicorn worker, {concurrency} concurrent requests, "
         f"{rounds} rounds of {requests}; QStash stub answering after {latency_ms:g} ms",
-        f"  {'':<{width}}  {'req/s':>8}  {'ratio':>7}",
+        f"  {'':<{width}}  {'req/s':>8}  {'ratio':>7}  {'server CPU ms/req':>17}  {'ratio':>6}",
     ]
     for name, value in medians.items():
-        lines.append(f"  {name:<{width}}  {value:8.0f}  {value / medians[BASELINE]:6.2f}x")
+        share = cpu_medians[name] / cpu_medians[BASELINE] if cpu_medians[BASELINE] else 0.0
+        lines.append(
+            f"  {name:<{width}}  {value:8.0f}  {value / medians[BASELINE]:6.2f}x"
+            f"  {cpu_medians[name] * 1e3:17.2f}  {share:5.2f}x"
+        )
     return "\n".join(lines)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far; 0 where /proc is missing (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 PUBLISH_PATH = """
