@@ -93,7 +93,8 @@ DJANGO_QSTASH_RESULT_TTL = env.int("DJANGO_QSTASH_RESULT_TTL", default=604800)
 DJANGO_QSTASH_ALWAYS_EAGER = env.bool("DJANGO_QSTASH_ALWAYS_EAGER", default=False)
 
 # ---------------------------------------------------------------- django-qstash results app
-DJANGO_QSTASH_RESULTS_STORE_PENDING = env.bool("DJANGO_QSTASH_RESULTS_STORE_PENDING", default=False)
+# On here, so a task published from any shell (a countdown, say) has its PENDING row at once.
+DJANGO_QSTASH_RESULTS_STORE_PENDING = env.bool("DJANGO_QSTASH_RESULTS_STORE_PENDING", default=True)
 
 # ---------------------------------------------------------------- django.tasks
 # @task functions run through QStash as well (django-qstash-core/docs/django-tasks.md). Django 6.0+

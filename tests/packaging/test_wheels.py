@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,48 @@ def test_the_django_qstash_meta_package_installs_all_three(wheels, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ")
+
+
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Every sdist and wheel the workspace builds, as they would be uploaded."""
+    out = tmp_path_factory.mktemp("upload")
+    subprocess.run(
+        [uv(), "build", "--all-packages", "--out-dir", str(out), "--quiet"],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    built = sorted(out.glob("*.whl")) + sorted(out.glob("*.tar.gz"))
+    assert len(built) == 8, built
+    return built
+
+
+def test_twine_check_passes_on_every_distribution(distributions):
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, distributions)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == len(distributions), result.stdout
+
+
+def test_each_long_description_has_only_absolute_links_and_project_urls(distributions):
+    from email.parser import Parser
+
+    from tests.docs.test_readmes import links
+
+    for wheel in [path for path in distributions if path.suffix == ".whl"]:
+        with zipfile.ZipFile(wheel) as archive:
+            (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+            metadata = Parser().parsestr(archive.read(name).decode())
+        description = metadata.get_payload()
+        assert metadata["Description-Content-Type"] == "text/markdown", wheel.name
+        assert len(description) > 500, wheel.name
+        relative = [t for t in links(description) if not t.startswith(("https://", "mailto:"))]
+        assert relative == [], f"{wheel.name}: {relative}"
+        urls = dict(value.split(", ", 1) for value in metadata.get_all("Project-URL") or [])
+        assert {"Homepage", "Documentation", "Issues"} <= set(urls), wheel.name
+        assert all(url.startswith("https://github.com/") for url in urls.values()), urls

@@ -63,6 +63,8 @@ def base_env(database: Path | str) -> dict[str, str]:
         DATABASE_URL=database_url(database),
         DJANGO_QSTASH_FORCE_HTTPS="False",
         DJANGO_DEBUG="False",
+        # The sample project's default is on (for its users); the suite's servers keep it off.
+        DJANGO_QSTASH_RESULTS_STORE_PENDING="False",
     )
     return env
 

@@ -125,6 +125,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("shadow", _M, "the name logs show", decorator=False),
     Option("expires", _M, "not run after this time (acknowledged, recorded as expired)"),
     Option("ignore_result", _M, "no result row"),
+    Option(
+        "django_task",
+        _M,
+        "when and how a django.tasks task was enqueued (its using() options)",
+        decorator=False,
+        call=False,
+    ),
     Option("time_limit", _C, "Upstash-Timeout"),
     Option("throw", _C, "eager mode: re-raise", decorator=False),
     # Celery's task attributes (decorator only)

@@ -212,6 +212,8 @@ def _options_for(
     expires = options.get("expires", task.expires)
     if expires is not None:
         message["expires"] = expiry(expires)
+    if options.get("django_task"):  # from the django.tasks backend only
+        message["django_task"] = dict(options["django_task"])
     ignore_result = bool(options.get("ignore_result", task.ignore_result))
     if ignore_result != task.ignore_result:
         message["ignore_result"] = ignore_result

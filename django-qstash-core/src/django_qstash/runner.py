@@ -102,7 +102,11 @@ def execute(task: Task[..., Any], delivery: Delivery) -> Outcome:
         value = task._invoke(delivery.args, delivery.kwargs)
     except Retry as retry:
         outcome = _retried(task, delivery, retry, started)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise  # the process is being interrupted: not the task's failure to record (as Django)
+    except BaseException as exc:
+        # SystemExit, GeneratorExit, ... raised by the task are its failure, as Django records
+        # them: the process that serves the webhook must survive its tasks.
         outcome = _failed(task, delivery, execution.request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
@@ -144,7 +148,7 @@ def _failed(
     task: Task[..., Any],
     delivery: Delivery,
     request: TaskRequest,
-    exc: Exception,
+    exc: BaseException,
     started: float,
 ) -> Outcome:
     policy = getattr(task, "retry_policy", None)

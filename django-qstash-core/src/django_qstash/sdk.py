@@ -193,8 +193,9 @@ def client_from_settings(kind: str, key: tuple[str | None, str | None, int]) -> 
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
-            "development run `python -m django_qstash.devserver`, which prints one)."
+            "QSTASH_TOKEN is not set, so nothing can be published: set it to your QStash "
+            "token from the Upstash console, or for local development run "
+            "`python -m django_qstash.devserver` and use the token it prints."
         )
     qstash = load()
     cls = qstash.AsyncQStash if kind == "async" else qstash.QStash

@@ -79,6 +79,11 @@ class StoredResult:
     kwargs: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     date_done: Any = None
+    #: When the result was created (published, or first delivered) and its latest attempt began.
+    date_created: Any = None
+    date_started: Any = None
+    #: The message's ``django_task`` option: when and how a django.tasks task was enqueued.
+    django_task: dict[str, Any] | None = None
 
 
 @runtime_checkable

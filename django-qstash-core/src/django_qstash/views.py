@@ -34,9 +34,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_qstash import callbacks, envelope, receiving, runner, signals, signing, states
 from django_qstash.conf import conf
+from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
 from django_qstash.options import has_expired
-from django_qstash.registry import registry
 from django_qstash.signatures import CALLBACK_MARKERS
 from django_qstash.store import ClaimDecision, Delivery, ResultStore, get_result_store
 
@@ -123,7 +123,7 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
 
     try:
         message = envelope.decode(body)
-        task = registry.get(message.task)
+        task = find_task(message.task)  # registered, or by module path in an installed app
     except MalformedMessage as exc:
         return _refuse("malformed_message", str(exc))
     except TaskNotRegistered as exc:

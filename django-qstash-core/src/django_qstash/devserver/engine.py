@@ -34,7 +34,7 @@ from django_qstash.devserver.store import DlqEntry, Store, StoredMessage
 
 logger = logging.getLogger("django_qstash.devserver")
 
-# Log states, spelled as the SDKs spell them (§3.2): CANCELED, not CANCELLED.
+# Log states, spelled as the SDKs spell them: CANCELED, not CANCELLED.
 CREATED = "CREATED"
 ACTIVE = "ACTIVE"
 DELIVERED = "DELIVERED"
@@ -166,7 +166,7 @@ class Engine:
         seconds = retry_after_seconds(result.flat_headers()) if result.status else None
         if seconds is None:
             if message.retry_delay:
-                # `retried` is 0 for the first retry (§2.2).
+                # `retried` is 0 for the first retry, as in QStash's expressions.
                 seconds = RetryDelayExpression(message.retry_delay).milliseconds(stored.retried)
                 seconds /= 1000
             else:
@@ -263,7 +263,7 @@ class Engine:
     def _make_callback(
         self, stored: StoredMessage, result: AttemptResult, dlq_id: str | None, now: int
     ) -> None:
-        """A (failure) callback is itself a signed message with retries (§3.1, §3.3)."""
+        """A (failure) callback is itself a signed message with retries, as in QStash."""
         source = stored.message
         failure = dlq_id is not None
         url = source.failure_callback if failure else source.callback

@@ -1,4 +1,4 @@
-"""The stored message: what was published, and how QStash's API shows it (§3.4, §9)."""
+"""The stored message: what was published, and how QStash's API shows it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ KIND_FAILURE_CALLBACK = "failure_callback"
 
 DEFAULT_RETRIES = 3
 REDACTED = "REDACTED"
+
+#: Headers the server itself puts on a delivery (some only when they apply), lower-cased. A
+#: forwarded header of the same name is dropped: the destination must see the server's own.
+DELIVERY_HEADERS = frozenset(
+    {
+        "user-agent",
+        "content-type",
+        "upstash-signature",
+        "upstash-message-id",
+        "upstash-retried",
+        "upstash-schedule-id",
+        "upstash-caller-ip",
+        "upstash-topic-name",
+    }
+)
 
 
 @dataclass

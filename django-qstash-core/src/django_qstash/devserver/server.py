@@ -13,7 +13,8 @@ import socket
 import threading
 from types import TracebackType
 
-from django_qstash.devserver.api import Api
+from django_qstash.devserver.api.base import ApiContext
+from django_qstash.devserver.api.router import Api
 from django_qstash.devserver.config import DevServerConfig
 from django_qstash.devserver.credentials import DEFAULT_CREDENTIALS
 from django_qstash.devserver.delivery import Deliverer
@@ -45,11 +46,23 @@ class DevServer:
             self.store, self.engine, self.deliverer, self.flow, max_in_flight=config.max_in_flight
         )
         self.scheduler = Scheduler(self.store, self.engine, CronClock(config.cron_tick))
-        self.api = Api(self)
+        self.api = Api(
+            ApiContext(
+                store=self.store,
+                engine=self.engine,
+                scheduler=self.scheduler,
+                flow=self.flow,
+                keys=self.keys,
+                token=self.token,
+                max_in_flight=config.max_in_flight,
+                in_flight=lambda: self.dispatcher.in_flight,
+                settle_dispatch=self.dispatcher.settle,
+            )
+        )
         if ":" in config.host:
             ApiServer.address_family = socket.AF_INET6
         # Binding here (not in start) makes a busy port fail fast, before anything runs.
-        self.http = ApiServer((config.host, config.port), self.api, verbose=config.verbose)
+        self.http = ApiServer((config.host, config.port), self.api.handle, verbose=config.verbose)
         self._thread: threading.Thread | None = None
         self.recovered = 0
 

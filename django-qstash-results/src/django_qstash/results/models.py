@@ -63,6 +63,14 @@ class TaskResult(models.Model):
     schedule_id = models.CharField(
         "schedule id", max_length=255, blank=True, default="", help_text="Upstash-Schedule-Id."
     )
+    # Nullable, so rows written without it (older code during a deploy, SQL) stay valid.
+    django_task = models.JSONField(
+        "django.tasks task",
+        null=True,
+        blank=True,
+        help_text="For a django.tasks task: when it was enqueued, and the options given with "
+        "using() (queue_name, run_after, ...).",
+    )
     date_created = models.DateTimeField("created", default=timezone.now)
     date_started = models.DateTimeField("started", null=True, blank=True)
     date_done = models.DateTimeField("done", null=True, blank=True)
