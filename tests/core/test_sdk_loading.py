@@ -134,8 +134,7 @@ def test_an_https_url_gets_one_verified_context_for_every_client():
         qstash.AsyncQStash, "t", retry=False, base_url="https://b.example"
     )
     assert sync_client.http._client._transport._pool._ssl_context is context
-    # The async client's transport (asyncio streams) holds the same context.
-    assert async_client.http._client._transport._ssl_context is context
+    assert async_client.http._client._transport._pool._ssl_context is context
 
 
 def test_clients_built_by_others_keep_httpx_defaults():

@@ -101,8 +101,7 @@ _building = threading.local()
 
 class _HttpxForSDK:
     """What the SDK's HTTP modules see as ``httpx``: httpx itself, except that a client built by
-    :func:`new_client` (on this thread, now) gets the TLS context chosen for it, and an async
-    one the asyncio transport of :mod:`django_qstash.aio_transport`."""
+    :func:`new_client` (on this thread, now) gets the TLS context chosen for it."""
 
     def __init__(self, httpx: Any) -> None:
         self._httpx = httpx
@@ -120,11 +119,6 @@ class _HttpxForSDK:
         return self._httpx.Client(**self._chosen(kwargs))
 
     def AsyncClient(self, **kwargs: Any) -> Any:
-        context = getattr(_building, "context", None)
-        if context is not None:
-            from django_qstash.aio_transport import AsyncioTransport
-
-            kwargs.setdefault("transport", AsyncioTransport(context))
         return self._httpx.AsyncClient(**self._chosen(kwargs))
 
 
