@@ -8,15 +8,12 @@ stub that answers like QStash (benchmarks/_qstash_stub.py).
 
 Targets: setup + first `.delay()` <= 1.20x bare; setup with the three apps <= 1.10x bare.
 
-Where the first publish's time went (`python -X importtime`, cProfile; this shared machine,
-bytecode compiled): importing httpx also imported its command-line interface, and with it click,
-rich and pygments, where installed (about half of the SDK's import time); httpcore imported trio
-where installed (0.3 s under load); building the client loaded certifi's store into a new TLS
-context (80-200 ms); `import qstash` imported PyJWT for its Receiver. `django_qstash.sdk` now
-defers all of those (a plain-http QStash URL needs no trusted store; an https one builds it once
-per process). What remains of the first publish: importing qstash, httpx, httpcore and h11
-(about 20, 11, 10 and 9 ms of import time) and the request itself. `django.setup()` with the
-three apps paid for croniter and dateutil, now imported on first use.
+Where the first publish's time goes (`python -X importtime`): importing qstash, httpx and
+httpcore, PyJWT (the SDK's Receiver), and wherever they are installed, httpx's command-line
+interface (click, rich, pygments) and trio (httpcore); then the client's TLS context (certifi's
+store) and the request. The SDK is imported as it is, on the first publish: an environment
+without the optional packages (a typical deployment) pays for none of them. `django.setup()`
+with the three apps paid for croniter and dateutil, now imported on first use.
 """
 
 from __future__ import annotations
