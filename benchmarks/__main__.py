@@ -13,6 +13,8 @@ BENCHMARKS = [
     "core_webhook",
     "core_delay",
     "core_startup",
+    "publish_startup",
+    "async_publish",
     "results_webhook",
     "results_cleanup",
     "devserver_throughput",

@@ -322,6 +322,37 @@ def test_aenqueue(qstash, no_result_store):
     assert qstash.requests[0].json()["args"] == [3, 4]
 
 
+def test_aenqueue_publishes_without_sync_to_async(
+    qstash, task_signals, no_result_store, monkeypatch
+):
+    from asgiref.sync import SyncToAsync
+
+    hops: list[object] = []
+    original = SyncToAsync.__call__
+
+    async def observed(self: SyncToAsync, *args: object, **kwargs: object) -> object:  # type: ignore[type-arg]
+        hops.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", observed)
+    result = asyncio.run(tasks.add.aenqueue(3, 4))
+    tasks.add.enqueue(3, 4)
+    async_request, sync_request = qstash.requests
+    async_body, sync_body = async_request.json(), sync_request.json()
+    # Each message says when it was enqueued (the async one as its TaskResult does); the rest
+    # is the same.
+    enqueued_at = async_body["options"]["django_task"].pop("enqueued_at")
+    assert enqueued_at == result.enqueued_at.isoformat()
+    assert sync_body["options"]["django_task"].pop("enqueued_at")
+    assert async_body == sync_body
+    assert async_request.path == sync_request.path
+    # Only the (sync) task_enqueued receiver ran in a thread, as Django runs them; the publish did not.
+    assert [getattr(h, "__qualname__", "?") for h in hops] == [
+        "Signal.asend_robust.<locals>.sync_send"
+    ]
+    assert task_signals.seen[0].result is result
+
+
 # ------------------------------------------------------------------ eager mode
 
 

@@ -19,18 +19,27 @@ __all__ = [
     "AsyncResult",
     "EagerResult",
     "GroupResult",
+    "QStashMessage",
     "Signature",
     "Task",
+    "apublish",
+    "apublish_batch",
     "chain",
     "group",
+    "publish",
+    "publish_batch",
     "shared_task",
     "signature",
     "stashed_task",
+    "verify_qstash",
+    "verify_qstash_request",
 ]
 
 if TYPE_CHECKING:
     from django_qstash.canvas import Signature, chain, group, signature
     from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.outbound import apublish, apublish_batch, publish, publish_batch
+    from django_qstash.receiving import QStashMessage, verify_qstash, verify_qstash_request
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
 
@@ -46,6 +55,14 @@ _LAZY = {
     "chain": "django_qstash.canvas",
     "group": "django_qstash.canvas",
     "signature": "django_qstash.canvas",
+    # Publishing to any URL, and receiving QStash messages in views of your own.
+    "publish": "django_qstash.outbound",
+    "apublish": "django_qstash.outbound",
+    "publish_batch": "django_qstash.outbound",
+    "apublish_batch": "django_qstash.outbound",
+    "QStashMessage": "django_qstash.receiving",
+    "verify_qstash": "django_qstash.receiving",
+    "verify_qstash_request": "django_qstash.receiving",
 }
 
 

@@ -32,11 +32,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.checks import CheckMessage
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from django_qstash import envelope, pipeline, publisher, runner, states
+from django_qstash import aio, envelope, pipeline, publisher, runner, signals, states
 from django_qstash.backend_adapter import (
     READY,
     UNKNOWN_WORKER,
@@ -61,6 +62,7 @@ from django_qstash.backend_options import (
 from django_qstash.conf import conf
 from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import TaskNotRegistered
+from django_qstash.messages import PreparedMessage
 from django_qstash.store import Delivery, StoredResult, get_result_store
 from django_qstash.task_arguments import normalize_arguments
 from django_qstash.tasks_compat import (
@@ -158,27 +160,56 @@ class QStashBackend(BaseTaskBackend):
         return merged
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
-        self.validate_task(task)
-        adapter = adapter_for(task, type(self))
-        # As Django's enqueue: the function gets what the TaskResult shows (bytes as text, ...).
-        call_args, call_kwargs = normalize_arguments(args, kwargs)
-        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
-        enqueued_at = timezone.now()
-
+        adapter, call_args, call_kwargs, enqueued_at = self._checked(task, args, kwargs)
         if conf.ALWAYS_EAGER:
             # The same JSON check as a publish: ArgumentsNotSerializable names the argument.
             envelope.build(adapter.name, call_args, call_kwargs)
             return self._run_eagerly(task, adapter, call_args, call_kwargs, enqueued_at)
-        # The same pipeline as .delay(); the options are the Task's, not carried in the body,
-        # but the message says when and how it was enqueued (for the webhook and get_result).
-        options = self.publish_options(task)
-        options["django_task"] = enqueue_record(task, adapter.django_task, enqueued_at)
-        prepared = pipeline.prepare(adapter, call_args, call_kwargs, options, carry=False)
+        prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
         message_id = publisher.send(prepared)
         pipeline.record_published(prepared, message_id, adapter)
         result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
         send(task_enqueued, type(self), result)
         return result
+
+    async def aenqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
+        """:meth:`enqueue` for async code, on the event loop's client (no ``sync_to_async``,
+        unlike Django's default; eager mode runs the task in a thread, as Django's does)."""
+        adapter, call_args, call_kwargs, enqueued_at = self._checked(task, args, kwargs)
+        if conf.ALWAYS_EAGER:
+            result: TaskResult[Any, Any] = await sync_to_async(self.enqueue)(task, args, kwargs)
+            return result
+        prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
+        message_id = await aio.send(prepared)
+        await aio.record_published(prepared, message_id, adapter)
+        result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
+        if task_enqueued.receivers:
+            signals.log_raised(await task_enqueued.asend_robust(type(self), task_result=result))
+        return result
+
+    def _checked(
+        self, task: Task[Any, Any], args: Any, kwargs: Any
+    ) -> tuple[DjangoTaskAdapter, list[Any], dict[str, Any], datetime.datetime]:
+        self.validate_task(task)
+        adapter = adapter_for(task, type(self))
+        # As Django's enqueue: the function gets what the TaskResult shows (bytes as text, ...).
+        call_args, call_kwargs = normalize_arguments(args, kwargs)
+        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
+        return adapter, call_args, call_kwargs, timezone.now()
+
+    def _prepare(
+        self,
+        task: Task[Any, Any],
+        adapter: DjangoTaskAdapter,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        enqueued_at: datetime.datetime,
+    ) -> PreparedMessage:
+        # The same pipeline as .delay(); the options are the Task's, not carried in the body,
+        # but the message says when and how it was enqueued (for the webhook and get_result).
+        options = self.publish_options(task)
+        options["django_task"] = enqueue_record(task, adapter.django_task, enqueued_at)
+        return pipeline.prepare(adapter, args, kwargs, options, carry=False)
 
     def _new_result(
         self,

@@ -18,7 +18,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import pipeline, publisher
+from asgiref.sync import sync_to_async
+
+from django_qstash import aio, pipeline, publisher
 from django_qstash.conf import conf
 from django_qstash.exceptions import CanvasNotSupported
 from django_qstash.result import AsyncResult, GroupResult
@@ -153,6 +155,18 @@ class chain(Signature, kind="chain"):
         first, first_options = self._first_step(args, kwargs, options)
         return first.apply_async(**first_options)
 
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """:meth:`apply_async` for async code (the first task is published on the loop)."""
+        if conf.ALWAYS_EAGER:
+            return await sync_to_async(self.apply)(args, kwargs, **options)
+        first, first_options = self._first_step(args, kwargs, options)
+        return await first.aapply_async(**first_options)
+
     def apply(
         self,
         args: Sequence[Any] | None = None,
@@ -221,17 +235,34 @@ class group(Signature, kind="group"):
         """Publish every member in one batch request."""
         if conf.ALWAYS_EAGER:
             return self.apply(args, kwargs, **options)
-        merged = {**self["options"], **options}
-        group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
-        calls = _prepared(self, args, kwargs, {**merged, "group_id": group_id})
-        if not calls:
-            return GroupResult(group_id, [])
-        message_ids = publisher.send_batch([prepared for _, prepared in calls])
-        results = []
+        group_id, calls = self._calls(args, kwargs, options)
+        message_ids = publisher.send_batch([prepared for _, prepared in calls]) if calls else []
         for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
             pipeline.record_published(prepared, message_id, task)
-            results.append(AsyncResult(message_id, task_name=task.name))
-        return GroupResult(group_id, results)
+        return _group_result(group_id, calls, message_ids)
+
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> GroupResult:
+        """:meth:`apply_async` for async code: one batch request on the event loop."""
+        if conf.ALWAYS_EAGER:
+            result: GroupResult = await sync_to_async(self.apply)(args, kwargs, **options)
+            return result
+        group_id, calls = self._calls(args, kwargs, options)
+        message_ids = await aio.send_batch([prepared for _, prepared in calls]) if calls else []
+        for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
+            await aio.record_published(prepared, message_id, task)
+        return _group_result(group_id, calls, message_ids)
+
+    def _calls(
+        self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any
+    ) -> tuple[str, list[tuple[Task[..., Any], PreparedMessage]]]:
+        merged = {**self["options"], **options}
+        group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
+        return group_id, _prepared(self, args, kwargs, {**merged, "group_id": group_id})
 
     def apply(
         self,
@@ -267,6 +298,16 @@ class chord:
 
 
 # ---------------------------------------------------------------------------------- batches
+
+
+def _group_result(
+    group_id: str, calls: list[tuple[Task[..., Any], PreparedMessage]], message_ids: list[str]
+) -> GroupResult:
+    results = [
+        AsyncResult(message_id, task_name=task.name)
+        for message_id, (task, _) in zip(message_ids, calls, strict=True)
+    ]
+    return GroupResult(group_id, results)
 
 
 def _prepared(

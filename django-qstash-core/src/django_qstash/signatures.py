@@ -173,6 +173,19 @@ class Signature(dict[str, Any]):
         call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
         return self.type.apply_async(call_args, call_kwargs, **call_options)
 
+    async def adelay(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.aapply_async(args, kwargs)
+
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """:meth:`apply_async` for async code (``Task.aapply_async``)."""
+        call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
+        return await self.type.aapply_async(call_args, call_kwargs, **call_options)
+
     def apply(
         self,
         args: Sequence[Any] | None = None,

@@ -92,7 +92,11 @@ class ResultStore(Protocol):
 
     Optional, looked up with ``getattr`` (not part of the protocol, so stores without it still
     match): ``record_expired(delivery) -> None``, called instead of :meth:`claim` when a message
-    arrives after its ``expires`` time; the task is not run and QStash gets a 200.
+    arrives after its ``expires`` time; the task is not run and QStash gets a 200; and
+    ``remember_signature(jti, message_id, expires) -> bool``, called by ``@verify_qstash`` views:
+    record a signature until ``expires`` (a timestamp), False if it was recorded before (a
+    replay, answered 403); and ``async arecord_published(...)``, :meth:`record_published` for
+    ``adelay()`` and the other async publishes (without it, that one runs in a thread).
 
     ``delivery.options`` is the message's own data: ``options.get("task_id")`` is Celery's task
     id when it differs from ``delivery.message_id`` (a message republished by

@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from django_qstash import eager, envelope, pipeline, publisher
+from django_qstash import eager, pipeline, publisher
 from django_qstash import result as _results
 
 # From canvas, not signatures: importing canvas registers chain and group, which signatures read
@@ -29,6 +29,7 @@ from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
 from django_qstash.execution import Execution, TaskRequest, current_execution
 from django_qstash.options import CALL_OPTIONS, RetryPolicy, retry_policy, warn_ignored
+from django_qstash.publishing import PublishingMixin
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +58,7 @@ _CELERY_ATTRIBUTES = (
 _HANDLERS = ("on_success", "on_failure", "on_retry", "after_return")
 
 
-class Task(Generic[P, R]):
+class Task(PublishingMixin[P, R], Generic[P, R]):
     """A registered function that can run inline, eagerly, or through QStash."""
 
     # Celery's task attributes and defaults; a ``base=`` subclass may override them, and
@@ -198,12 +199,7 @@ class Task(Generic[P, R]):
         A keyword that is not an option is passed to the task when the task accepts it, and
         raises :class:`TypeError` otherwise, so a misspelt option never passes silently.
         """
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        if options:
-            self._split_task_keywords(task_kwargs, options)
-        self.bind_arguments(task_args, task_kwargs)
-
+        task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
             return self.apply(task_args, task_kwargs, **options)
         eager.check_celery_eager_setting()
@@ -211,6 +207,17 @@ class Task(Generic[P, R]):
         message_id = publisher.send(prepared)
         pipeline.record_published(prepared, message_id, self)
         return _results.AsyncResult(message_id, task_name=self.name)
+
+    def _call_arguments(
+        self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The task's arguments of a publish (task keywords moved out of ``options``), checked."""
+        task_args = list(args or ())
+        task_kwargs = dict(kwargs or {})
+        if options:
+            self._split_task_keywords(task_kwargs, options)
+        self.bind_arguments(task_args, task_kwargs)
+        return task_args, task_kwargs
 
     def _split_task_keywords(self, task_kwargs: dict[str, Any], options: dict[str, Any]) -> None:
         for key in [k for k in options if k not in CALL_OPTIONS]:
@@ -220,35 +227,6 @@ class Task(Generic[P, R]):
                     f"an option nor a parameter of task {self.name!r}"
                 )
             task_kwargs[key] = options.pop(key)
-
-    # ------------------------------------------------------------------------ on commit
-
-    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        """``delay()`` once the current transaction commits (now, outside one). Returns None."""
-        self.apply_async_on_commit(args, kwargs)
-
-    def apply_async_on_commit(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        """``apply_async()`` once the current transaction commits. Returns None, as in Celery.
-
-        The arguments are checked now (signature and JSON), so a mistake raises at the call
-        site rather than after the commit.
-        """
-        from django.db import transaction
-
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        if options:
-            self._split_task_keywords(task_kwargs, options)
-        self.bind_arguments(task_args, task_kwargs)
-        envelope.build(self.name, task_args, task_kwargs)
-        transaction.on_commit(
-            functools.partial(self.apply_async, task_args, task_kwargs, **options)
-        )
 
     # ------------------------------------------------------------------------ retrying
 

@@ -22,7 +22,6 @@ query string ``django_qstash=link`` or ``django_qstash=link_error``; they publis
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -33,7 +32,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import callbacks, envelope, runner, signals, signing, states
+from django_qstash import callbacks, envelope, receiving, runner, signals, signing, states
 from django_qstash.conf import conf
 from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
@@ -84,23 +83,6 @@ def _refuse(reason: str, error: str, message_id: str | None = None) -> HttpRespo
         "django-qstash refused message %s (%s): %s", message_id or "(no id)", reason, error
     )
     return _answer(NON_RETRYABLE, reason, error=error)
-
-
-def _fallback_message_id(claims: dict[str, Any]) -> str:
-    # QStash always sends Upstash-Message-Id; without it, the signed token identifies the request
-    # (so a replay of it is still recognised), never a shared placeholder.
-    jti = claims.get("jti")
-    if isinstance(jti, str) and jti:
-        return f"jti:{jti}"
-    digest = hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()
-    return f"sig:{digest[:40]}"
-
-
-def _meta_int(meta: dict[str, Any], key: str) -> int:
-    try:
-        return max(0, int(meta.get(key) or 0))
-    except ValueError:
-        return 0
 
 
 # Not wrapped in ATOMIC_REQUESTS: the result store's claim must commit before the task runs, and
@@ -164,12 +146,12 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
 
     options = message.options
     delivery = Delivery(
-        message_id=message_id or _fallback_message_id(claims),
+        message_id=message_id or receiving.fallback_message_id(claims),
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,
         options=options,
-        retried=_meta_int(meta, "HTTP_UPSTASH_RETRIED"),
+        retried=receiving.header_count(meta, "HTTP_UPSTASH_RETRIED"),
         max_retries=options.get("max_retries") if options else None,
         schedule_id=meta.get("HTTP_UPSTASH_SCHEDULE_ID") or None,
         signature_id=claims.get("jti"),

@@ -41,13 +41,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, router
 from django.db.models import Q
 from django.utils import timezone
 
 from django_qstash import hooks
 from django_qstash.results.attempts import with_attempt_error
-from django_qstash.results.claims.base import ClaimStrategy, started
+from django_qstash.results.claims.base import ClaimStrategy, remember_received, started
 from django_qstash.results.claims.lock import LockClaims
 from django_qstash.results.claims.row import RowClaims
 from django_qstash.results.conf import conf
@@ -185,6 +186,11 @@ class DatabaseResultStore:
         for strategy in list(self._strategies.values()):
             strategy.release_all()
 
+    def remember_signature(self, jti: str, message_id: str, expires: float) -> bool:
+        """Record a signature received by a view of your own (``@verify_qstash``); False when
+        it was received before, a replay. Kept, like a delivery's, until the token expires."""
+        return remember_received(jti, message_id, expires)
+
     # ------------------------------------------------------------------------------ outcomes
 
     def record_success(self, delivery: hooks.Delivery, value: Any, duration: float) -> None:
@@ -321,6 +327,14 @@ class DatabaseResultStore:
                 task_id,
                 exc_info=True,
             )
+
+    async def arecord_published(
+        self, task_id: str, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
+        """:meth:`record_published` from async code: no thread at all unless PENDING rows are
+        kept (the database is written from a thread then)."""
+        if conf.STORE_PENDING:
+            await sync_to_async(self.record_published)(task_id, task_name, args, kwargs)
 
     # ------------------------------------------------------------------------------ reading
 

@@ -21,6 +21,7 @@ from django.db import (
     OperationalError,
     connections,
     models,
+    router,
     transaction,
 )
 from django.utils import timezone
@@ -315,6 +316,21 @@ def remember_signature(
         SeenSignature.objects.using(using).bulk_create(
             [SeenSignature(**values)], ignore_conflicts=True
         )
+
+
+def remember_received(jti: str, message_id: str, expires: float) -> bool:
+    """Store the ``jti`` of a request a view of your own received (``@verify_qstash``), in its
+    own transaction whatever the claim mode; False when it was stored before (a replay)."""
+    seen = hooks.Delivery(
+        message_id, "", [], {}, signature_id=jti, signature_expires=expires or None
+    )
+    using = router.db_for_write(SeenSignature)
+    try:
+        with transaction.atomic(using=using):
+            remember_signature(seen, using)
+    except IntegrityError:
+        return False
+    return True
 
 
 def write_row(
