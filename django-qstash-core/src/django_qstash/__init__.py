@@ -17,11 +17,15 @@ __path__[:] = extend_path(__path__, __name__)
 __version__ = "0.10.0"
 __all__ = [
     "AsyncResult",
+    "Celery",
     "EagerResult",
     "GroupResult",
     "Signature",
     "Task",
     "chain",
+    "chord",
+    "current_app",
+    "get_task_logger",
     "group",
     "shared_task",
     "signature",
@@ -29,7 +33,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from django_qstash.canvas import Signature, chain, group, signature
+    from django_qstash.app import Celery, current_app
+    from django_qstash.canvas import Signature, chain, chord, group, signature
+    from django_qstash.log import get_task_logger
     from django_qstash.decorators import shared_task, stashed_task
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
@@ -46,6 +52,11 @@ _LAZY = {
     "chain": "django_qstash.canvas",
     "group": "django_qstash.canvas",
     "signature": "django_qstash.canvas",
+    "chord": "django_qstash.canvas",
+    # Celery's app object, for `app = Celery("proj")` / `@app.task` codebases.
+    "Celery": "django_qstash.app",
+    "current_app": "django_qstash.app",
+    "get_task_logger": "django_qstash.log",
 }
 
 

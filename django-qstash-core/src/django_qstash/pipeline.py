@@ -209,7 +209,7 @@ def _options_for(
     for key in ("root_id", "parent_id", "group_id", "shadow"):
         if options.get(key) is not None:
             message[key] = str(options[key])
-    expires = options.get("expires", task.expires)
+    expires = options.get("expires", options.get("expiration", task.expires))
     if expires is not None:
         message["expires"] = expiry(expires)
     ignore_result = bool(options.get("ignore_result", task.ignore_result))
