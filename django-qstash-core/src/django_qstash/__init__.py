@@ -35,8 +35,8 @@ __all__ = [
 if TYPE_CHECKING:
     from django_qstash.app import Celery, current_app
     from django_qstash.canvas import Signature, chain, chord, group, signature
-    from django_qstash.log import get_task_logger
     from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.log import get_task_logger
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
 

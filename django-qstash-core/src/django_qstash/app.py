@@ -70,7 +70,7 @@ class Settings(dict[str, Any]):
         self._loaded()
         return super().__contains__(key)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         self._loaded()
         return super().get(key, default)
 

@@ -38,6 +38,7 @@ def shared_task(
     know, which becomes a task attribute as in Celery. An option that would hide a method of the
     task (``delay=``) raises TypeError.
     """
+
     def decorate(function: Callable[P, R]) -> Task[P, R]:
         if isinstance(function, Task):
             raise TypeError(f"{function.name} is already a task")

@@ -43,6 +43,7 @@ from django_qstash.exceptions import (
     ResultBackendNotConfigured,
     Retry,
     TaskNotRegistered,
+    TaskRevokedError,
 )
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import duration_seconds, whole_seconds
@@ -58,11 +59,15 @@ from django_qstash.signals import (
     task_succeeded,
 )
 from django_qstash.store import (
+    ChordJoin,
+    ChordStore,
     ClaimDecision,
     Delivery,
     ResultStore,
     StoredResult,
+    get_chord_store,
     get_result_store,
+    register_chord_store,
     register_result_store,
     unregister_result_store,
 )
@@ -74,6 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArgumentsNotSerializable",
+    "ChordJoin",
+    "ChordStore",
     "ClaimDecision",
     "Delivery",
     "DjangoQStashError",
@@ -88,8 +95,10 @@ __all__ = [
     "SdkFailure",
     "StoredResult",
     "TaskNotRegistered",
+    "TaskRevokedError",
     "build_message",
     "duration_seconds",
+    "get_chord_store",
     "get_qstash_client",
     "get_result_store",
     "get_task",
@@ -97,6 +106,7 @@ __all__ = [
     "prepare_message",
     "publish_message",
     "publish_prepared",
+    "register_chord_store",
     "register_result_store",
     "registered_tasks",
     "send_robust",

@@ -121,6 +121,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("root_id", _M, "self.request.root_id", decorator=False),
     Option("parent_id", _M, "self.request.parent_id", decorator=False),
     Option("group_id", _M, "self.request.group", decorator=False),
+    Option("chord", _M, "the chord a header task counts toward (set by chord())", decorator=False),
     Option("link", _M, "signatures run from Upstash-Callback", decorator=False),
     Option("link_error", _M, "signatures run from Upstash-Failure-Callback", decorator=False),
     Option("shadow", _M, "the name logs show", decorator=False),

@@ -11,6 +11,8 @@ class ResultsConfig(AppConfig):
 
     def ready(self) -> None:
         from django_qstash import hooks
+        from django_qstash.results.chords import DatabaseChordStore
         from django_qstash.results.store import DatabaseResultStore
 
         hooks.register_result_store(DatabaseResultStore())
+        hooks.register_chord_store(DatabaseChordStore())
