@@ -264,7 +264,8 @@ def test_a_group_followed_by_a_task_is_a_chord_as_in_celery():
     assert [type(step) for step in steps] == [Signature, chord]
     # The dict form round-trips (a chord travels in a link of the step before it).
     again = maybe_signature(json.loads(json.dumps(steps[1])))
-    assert isinstance(again, chord) and again == steps[1]
+    assert isinstance(again, chord)
+    assert again == steps[1]
 
 
 def test_chord_without_the_results_app_says_to_install_it(qstash, no_result_store):

@@ -141,7 +141,8 @@ def test_app_task_is_shared_task_with_the_apps_base_class():
     def audited_add(x, y):
         return x + y
 
-    assert isinstance(audited_add, Audited) and audited_add(2, 3) == 5
+    assert isinstance(audited_add, Audited)
+    assert audited_add(2, 3) == 5
     assert app.tasks[audited_add.name] is audited_add
     with pytest.raises(TypeError, match="options as keywords"):
         app.task(audited_add.run, audited_add.run)
@@ -184,7 +185,8 @@ def test_unknown_and_broker_decorator_options_warn_once_each_and_become_attribut
     warned = sorted(str(w.message).split("Celery option ")[1].split("=")[0] for w in caught)
     assert warned == ["delivery_mode", "routing_key", "x_team"]
     assert (tolerant.delivery_mode, tolerant.x_team, tolerant.routing_key) == (2, "billing", "fast")
-    assert tolerant.queue == "reports" and tolerant.rate_limit is None
+    assert tolerant.queue == "reports"
+    assert tolerant.rate_limit is None
 
 
 def test_the_warning_can_be_made_an_error():
