@@ -29,14 +29,14 @@ def add(x, y):
 
 # delivery_mode and x_team mean nothing to django-qstash: accepted, kept as task attributes, and
 # warned about once (IgnoredOptionWarning).
-@app.task(bind=True, queue="reports", acks_late=True, delivery_mode=2, x_team="billing")
+@app.task(bind=True, acks_late=True, delivery_mode=2, x_team="billing")
 def square(self, x, key):
     logger.info("squaring %s for %s", x, key)
-    _record("square", key, {"x": x, "queue": self.queue, "team": self.x_team})
+    _record("square", key, {"x": x, "team": self.x_team})
     return x * x
 
 
-@current_app.task(name="example.celery_app_style.total")
+@current_app.task(name="example.celery_app_style.total", queue="reports")
 def total(numbers, key):
     """A chord's body: the header's results, in header order."""
     logger.info("total of %d numbers", len(numbers))

@@ -58,7 +58,7 @@ def scenario(module: Any) -> dict[str, Any]:
     result = module.sum_of_squares_piped(f"{key}-piped", 3)
     seen["group | task"] = (result.get(), runs("total", f"{key}-piped"))
     seen["attributes"] = (
-        module.square.queue,
+        module.total.queue,
         module.square.acks_late,
         module.square.delivery_mode,
         module.square.x_team,
@@ -75,7 +75,7 @@ EXPECTED = {
     "chord": (14, [[0, 1, 4, 9]]),
     "group | task": (5, [[0, 1, 4]]),
     "attributes": ("reports", True, 2, "billing"),
-    "square ran with": {"x": 0, "queue": "reports", "team": "billing"},
+    "square ran with": {"x": 0, "team": "billing"},
     "current_app": True,
     "conf": True,
 }
