@@ -155,7 +155,15 @@ def _post(url: str, body: bytes, message_id: str) -> httpx.Response:
     return httpx.post(url, content=body, headers=headers, timeout=60)
 
 
-def test_duplicate_and_simultaneous_header_deliveries_publish_the_body_once(live_server, qstash):
+@pytest.mark.parametrize(
+    "database", ["configured", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_duplicate_and_simultaneous_header_deliveries_publish_the_body_once(
+    live_server, qstash, database
+):
+    from django.db import connection
+
+    assert database in ("configured", connection.vendor)
     key = _key()
     qstash.answer = (200, [{"messageId": f"msg_header_{n}"} for n in range(10)], {})
     with override_settings(DJANGO_QSTASH_DOMAIN=live_server.url, DJANGO_QSTASH_FORCE_HTTPS=False):
