@@ -122,7 +122,3 @@ class TaskRevokedError(DjangoQStashError):
     The results app stores an expired message's outcome as
     :class:`django_qstash.results.exceptions.TaskExpired`, a subclass.
     """
-
-
-class ChordError(DjangoQStashError):
-    """A chord's body did not run because a header task failed for good (Celery's name)."""

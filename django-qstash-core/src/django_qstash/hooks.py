@@ -11,6 +11,9 @@ Other modules of ``django_qstash`` are private. This module offers
   app registers one in ``AppConfig.ready()``), the webhook asks it before running a task
   (:meth:`ResultStore.claim`) and reports the outcome after; :class:`django_qstash.AsyncResult`
   reads from it.
+* the **chord store protocol** (:class:`ChordStore`): the results app registers one
+  (:func:`register_chord_store`) so that ``chord`` can count header outcomes toward a join;
+  without one, ``chord`` raises ``CanvasNotSupported``.
 * the **publish pipeline**: :func:`prepare_message` turns a task call into a
   :class:`PreparedMessage` exactly as ``.delay()`` would (the task's flow control, retry delay,
   headers, ...), and :func:`publish_prepared` sends one and records it (result store,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django_qstash.hooks import TaskRevokedError
 
 
