@@ -1,16 +1,8 @@
-"""Celery's canvas over QStash: ``chain`` and ``group`` (signatures are in ``signatures``).
+"""Celery's canvas over QStash: ``chain``, ``group`` and ``chord`` (signatures: ``signatures``).
 
-* ``link``/``link_error`` signatures are kept in the message of the task they follow, and that
-  message is published with ``Upstash-Callback`` / ``Upstash-Failure-Callback`` pointing at the
-  webhook (with a query marker). When QStash calls back, ``callbacks.continue_from_callback``
-  reads the original message out of the callback and publishes the linked signatures: on
-  success with the task's result prepended to their arguments (unless immutable, ``.si()``),
-  on final failure with the failed task's id (Celery's classic errback form).
-* ``chain(a, b, c)`` is ``a`` linked to ``chain(b, c)``: each step is published by the callback
-  of the step before, so a chain needs no process waiting for it.
-* ``group([...])`` publishes all its members in one QStash batch request.
-* ``chord(header)(body)`` (and ``group(...) | task``) needs the results app: see
-  :class:`chord`.
+``link``/``link_error`` ride on QStash's (failure) callbacks to the webhook (see ``callbacks``),
+so ``chain(a, b, c)`` is ``a`` linked to ``chain(b, c)`` and needs no process waiting for it. A
+``group`` is one batch request; a ``chord`` needs the results app's counter (see ``chords``).
 """
 
 from __future__ import annotations
