@@ -137,7 +137,7 @@ def test_app_task_is_shared_task_with_the_apps_base_class():
 
     app = Celery("proj", task_cls=Audited, set_as_current=False)
 
-    @app.task(shared=False, lazy=True)
+    @app.task(name="tests.celery_app.audited_add", shared=False, lazy=True)
     def audited_add(x, y):
         return x + y
 
@@ -178,7 +178,13 @@ def test_unknown_and_broker_decorator_options_warn_once_each_and_become_attribut
     app = Celery("proj", set_as_current=False)
     with pytest.warns(CeleryOptionIgnored) as caught:
 
-        @app.task(delivery_mode=2, x_team="billing", routing_key="fast", queue="reports")
+        @app.task(
+            name="tests.celery_app.tolerant",
+            delivery_mode=2,
+            x_team="billing",
+            routing_key="fast",
+            queue="reports",
+        )
         def tolerant(x):
             return x
 

@@ -54,7 +54,7 @@ def test_unknown_decorator_option_warns_naming_it_and_becomes_an_attribute():
     # As Celery: an option it does not know is kept as a task attribute, not a crash at import.
     with pytest.warns(IgnoredOptionWarning, match="retires=3 has no effect"):
 
-        @shared_task(retires=3)
+        @shared_task(name="tests.core.typo", retires=3)
         def typo() -> None: ...
 
     assert typo.retires == 3
