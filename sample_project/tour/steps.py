@@ -148,10 +148,11 @@ def start_chain(tour: Tour) -> None:
     from example.tasks import math_add_task
 
     add = math_add_task
-    first = chain(add.s(2, 2), add.s(4), add.s(8)).delay()
+    last = chain(add.s(2, 2), add.s(4), add.s(8)).delay()
+    first = last.parent.parent  # .delay() returns the last step's result, as in Celery
+    # Every step's task id is assigned now; the steps are found by it as QStash creates them.
     tour.chains[first.id] = "chain"
     tour.expected["chain"] = 3
-    tour.track("chain.1", "math_add_task.s(2, 2)", first.id)
 
 
 def start_schedule(tour: Tour, key: str) -> None:
@@ -254,7 +255,11 @@ class Tour:
             return self.track(
                 f"{group}.{n}", f"{task}({args})  # fired by QStash", event["messageId"]
             )
-        group = self.chains.get(str((body.get("options") or {}).get("root_id", "")))
+        options = body.get("options") or {}
+        group = self.chains.get(str(options.get("task_id", "")))
+        if group and "root_id" not in options:  # the chain's first step
+            return self.track(f"{group}.1", f"{task}.s({args})", event["messageId"])
+        group = self.chains.get(str(options.get("root_id", "")))
         if group:
             n = len([s for s in self.steps if s.group == group]) + 1
             return self.track(

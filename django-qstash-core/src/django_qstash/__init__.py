@@ -17,6 +17,7 @@ __path__[:] = extend_path(__path__, __name__)
 __version__ = "0.10.0"
 __all__ = [
     "AsyncResult",
+    "Celery",
     "EagerResult",
     "GroupResult",
     "QStashMessage",
@@ -25,6 +26,9 @@ __all__ = [
     "apublish",
     "apublish_batch",
     "chain",
+    "chord",
+    "current_app",
+    "get_task_logger",
     "group",
     "publish",
     "publish_batch",
@@ -36,8 +40,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from django_qstash.canvas import Signature, chain, group, signature
+    from django_qstash.app import Celery, current_app
+    from django_qstash.canvas import Signature, chain, chord, group, signature
     from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.log import get_task_logger
     from django_qstash.outbound import apublish, apublish_batch, publish, publish_batch
     from django_qstash.receiving import QStashMessage, verify_qstash, verify_qstash_request
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
@@ -63,6 +69,11 @@ _LAZY = {
     "QStashMessage": "django_qstash.receiving",
     "verify_qstash": "django_qstash.receiving",
     "verify_qstash_request": "django_qstash.receiving",
+    "chord": "django_qstash.canvas",
+    # Celery's app object, for `app = Celery("proj")` / `@app.task` codebases.
+    "Celery": "django_qstash.app",
+    "current_app": "django_qstash.app",
+    "get_task_logger": "django_qstash.log",
 }
 
 

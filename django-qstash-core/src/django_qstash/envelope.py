@@ -15,6 +15,7 @@ webhook cannot tell them apart. Wire format (version 1)::
 * ``link``, ``link_error``: signatures (dicts) run from QStash's callbacks; a chain's rest is a
   ``link``;
 * ``root_id``, ``parent_id``, ``group_id``, ``shadow``, ``ignore_result``;
+* ``chord``: ``{"id", "index"}`` of a chord's header task (its outcome counts toward the join);
 * ``publish``: per-call publish options (queue, timeout, ...) a ``self.retry()`` reuses.
 * ``django_task``: a ``django.tasks`` task's ``enqueued_at`` (ISO 8601) and the ``using()``
   options it was enqueued with, where they differ from the task as defined.

@@ -11,6 +11,9 @@ Other modules of ``django_qstash`` are private. This module offers
   app registers one in ``AppConfig.ready()``), the webhook asks it before running a task
   (:meth:`ResultStore.claim`) and reports the outcome after; :class:`django_qstash.AsyncResult`
   reads from it.
+* the **chord store protocol** (:class:`ChordStore`): the results app registers one
+  (:func:`register_chord_store`) so that ``chord`` can count header outcomes toward a join;
+  without one, ``chord`` raises ``CanvasNotSupported``.
 * the **publish pipeline**: :func:`prepare_message` turns a task call into a
   :class:`PreparedMessage` exactly as ``.delay()`` would (the task's flow control, retry delay,
   headers, ...), and :func:`publish_prepared` sends one and records it (result store,
@@ -43,6 +46,7 @@ from django_qstash.exceptions import (
     ResultBackendNotConfigured,
     Retry,
     TaskNotRegistered,
+    TaskRevokedError,
 )
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import duration_seconds, whole_seconds
@@ -58,11 +62,15 @@ from django_qstash.signals import (
     task_succeeded,
 )
 from django_qstash.store import (
+    ChordJoin,
+    ChordStore,
     ClaimDecision,
     Delivery,
     ResultStore,
     StoredResult,
+    get_chord_store,
     get_result_store,
+    register_chord_store,
     register_result_store,
     unregister_result_store,
 )
@@ -76,6 +84,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RESULT_TTL",
     "ArgumentsNotSerializable",
+    "ChordJoin",
+    "ChordStore",
     "ClaimDecision",
     "Delivery",
     "DjangoQStashError",
@@ -90,9 +100,11 @@ __all__ = [
     "SdkFailure",
     "StoredResult",
     "TaskNotRegistered",
+    "TaskRevokedError",
     "build_message",
     "core_settings",
     "duration_seconds",
+    "get_chord_store",
     "get_qstash_client",
     "get_result_store",
     "get_task",
@@ -100,6 +112,7 @@ __all__ = [
     "prepare_message",
     "publish_message",
     "publish_prepared",
+    "register_chord_store",
     "register_result_store",
     "registered_tasks",
     "send_robust",

@@ -209,7 +209,10 @@ def _options_for(
     for key in ("root_id", "parent_id", "group_id", "shadow"):
         if options.get(key) is not None:
             message[key] = str(options[key])
-    expires = options.get("expires", task.expires)
+    chord = options.get("chord")
+    if chord is not None:
+        message["chord"] = {"id": str(chord["id"]), "index": int(chord["index"])}
+    expires = options.get("expires", options.get("expiration", task.expires))
     if expires is not None:
         message["expires"] = expiry(expires)
     if options.get("django_task"):  # from the django.tasks backend only
@@ -259,7 +262,7 @@ def next_attempt_options(request: TaskRequest, retries: int, limit: int | None) 
     """The call options of ``self.retry()``'s next attempt: what the current message carried."""
     carried = request.message_options
     options: dict[str, Any] = dict(carried.get("publish") or {})
-    for key in ("link", "link_error", "expires", "shadow", "root_id", "parent_id"):
+    for key in ("link", "link_error", "expires", "shadow", "root_id", "parent_id", "chord"):
         if key in carried:
             options[key] = carried[key]
     for key in ("group_id", "ignore_result", "headers"):

@@ -41,8 +41,8 @@ class AsyncResult:
     def __init__(self, id: str, task_name: str | None = None) -> None:
         self.id = id
         self.task_name = task_name
-        #: The result of the step before, for eager chains (as Celery's ``parent``).
-        self.parent: AsyncResult | None = None
+        #: The result of the step before in a chain (as Celery's ``parent``).
+        self.parent: AsyncResult | GroupResult | None = None
 
     @property
     def task_id(self) -> str:
@@ -115,6 +115,11 @@ class AsyncResult:
             stored = self._stored()
             if stored is not None and stored.status in READY_STATES:
                 return _outcome(stored, propagate)
+            failed = self._failed_parent()
+            if failed is not None:
+                # A chain stops at its failed step: this step will never run (Celery's
+                # follow_parents).
+                return failed.get(propagate=propagate)
             self._check_deadline(deadline, timeout)
             time.sleep(interval)
 
@@ -131,12 +136,25 @@ class AsyncResult:
             stored = await look_up()
             if stored is not None and stored.status in READY_STATES:
                 return _outcome(stored, propagate)
+            failed = await sync_to_async(self._failed_parent)()
+            if failed is not None:
+                return await failed.aget(propagate=propagate)
             self._check_deadline(deadline, timeout)
             await asyncio.sleep(interval)
 
     def _check_deadline(self, deadline: float | None, timeout: float | None) -> None:
         if deadline is not None and time.monotonic() >= deadline:
             raise TaskTimeout(f"task {self.id} did not finish within {timeout} seconds")
+
+    def _failed_parent(self) -> AsyncResult | None:
+        parent = self.parent
+        while parent is not None:
+            members = parent.results if isinstance(parent, GroupResult) else [parent]
+            for member in members:
+                if member.failed():
+                    return member
+            parent = parent.parent
+        return None
 
     def revoke(self, terminate: bool = False, **_: Any) -> None:
         """Cancel the message in QStash, so it is not delivered (again).
@@ -157,7 +175,7 @@ class GroupResult:
     def __init__(self, id: str, results: list[AsyncResult]) -> None:
         self.id = id
         self.results = results
-        self.parent: AsyncResult | None = None
+        self.parent: AsyncResult | GroupResult | None = None
 
     @property
     def children(self) -> list[AsyncResult]:

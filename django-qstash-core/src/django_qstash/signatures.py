@@ -133,7 +133,10 @@ class Signature(dict[str, Any]):
         self["options"]["link_error"] = [*current, errback]
         return errback
 
-    on_error = link_error
+    def on_error(self, errback: Signature) -> Signature:
+        """``link_error`` that returns this signature, for chaining (as Celery's)."""
+        self.link_error(errback)
+        return self
 
     def __or__(self, other: Signature) -> Signature:  # type: ignore[override]
         return _KINDS["chain"](self, other)

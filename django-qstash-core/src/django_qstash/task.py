@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -28,7 +29,14 @@ from django_qstash.canvas import Signature
 from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
 from django_qstash.execution import Execution, TaskRequest, current_execution
-from django_qstash.options import CALL_OPTIONS, RetryPolicy, retry_policy, warn_ignored
+from django_qstash.log import get_task_logger
+from django_qstash.options import (
+    CALL_OPTIONS,
+    RetryPolicy,
+    check_decorator_options,
+    retry_policy,
+    warn_ignored,
+)
 from django_qstash.publishing import PublishingMixin
 
 P = ParamSpec("P")
@@ -81,6 +89,25 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
     priority: int | None = None
     throws: tuple[type[BaseException], ...] = ()
     typing: bool | None = None
+    track_started: bool = True
+    store_errors_even_if_ignored: bool = False
+    # Every other decorator option reads as an attribute too (``task.queue``): None unless given.
+    queue: str | None = None
+    timeout: float | str | None = None
+    retry_delay: str | None = None
+    label: str | None = None
+    flow_control: Any = None
+    deduplication_id: str | None = None
+    content_based_deduplication: bool | None = None
+    callback: str | None = None
+    failure_callback: str | None = None
+    headers: dict[str, Any] | None = None
+    compression: str | None = None
+    reject_on_worker_lost: bool | None = None
+    acks_on_failure_or_timeout: bool | None = None
+    exchange: str | None = None
+    routing_key: str | None = None
+    delivery_mode: int | None = None
 
     def __init__(
         self, func: Callable[..., Any], *, name: str | None = None, **options: Any
@@ -101,6 +128,10 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         self._simple_parameters = _simple_parameters(call_signature)
 
         cls = type(self)
+        check_decorator_options(options, [key for key in options if self._is_own_member(key)])
+        for key, value in options.items():
+            # As Celery: every decorator option, known or not, is a task attribute.
+            setattr(self, key, value)
         settings = {key: options.get(key, getattr(cls, key)) for key in _CELERY_ATTRIBUTES}
         for key, value in settings.items():
             setattr(self, key, value)
@@ -117,6 +148,11 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         self.default_headers: dict[str, Any] = dict(options.get("headers") or {})
         self._has_handlers = any(getattr(cls, h) is not getattr(Task, h) for h in _HANDLERS)
         functools.update_wrapper(self, func)
+
+    def _is_own_member(self, key: str) -> bool:
+        """A method, property or internal attribute an option must not replace."""
+        member = getattr(type(self), key, None)
+        return key in vars(self) or callable(member) or isinstance(member, property)
 
     @staticmethod
     def _set_by_subclass(cls: type, attribute: str) -> bool:
@@ -368,6 +404,11 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         ):
             return True
         return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+    def get_logger(self, **_: Any) -> logging.Logger:
+        """Celery's ``self.get_logger()``: :func:`django_qstash.log.get_task_logger` of this
+        task's name (records carry ``task_id`` and ``task_name``)."""
+        return get_task_logger(self.name)
 
     def AsyncResult(self, task_id: str) -> _results.AsyncResult:
         """The result of a message of this task (``my_task.AsyncResult(message_id)``)."""

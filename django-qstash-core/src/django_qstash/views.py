@@ -32,7 +32,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import callbacks, envelope, receiving, runner, signals, signing, states
+from django_qstash import callbacks, chords, envelope, receiving, runner, signals, signing, states
 from django_qstash.conf import conf
 from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
@@ -205,6 +205,16 @@ def _duplicate(store: ResultStore, delivery: Delivery) -> HttpResponse:
     the first answer, this is the callback that continues the canvas (the linked publishes are
     deduplicated, so a second callback publishes nothing new).
     """
+    if delivery.options and delivery.options.get("chord"):
+        # The first delivery may have run the task but not counted it: counting is idempotent.
+        try:
+            stored_result = store.get(delivery.message_id)
+        except Exception:
+            return _answer(503, "store_unavailable", error="could not read the stored result")
+        if stored_result is not None and stored_result.status == states.SUCCESS:
+            failed = _count_toward_chord(delivery, succeeded=True, value=stored_result.result)
+            if failed is not None:
+                return failed
     if delivery.options and delivery.options.get("link"):
         try:
             stored = store.get(delivery.message_id)
@@ -214,6 +224,17 @@ def _duplicate(store: ResultStore, delivery: Delivery) -> HttpResponse:
         if stored is not None and stored.status == states.SUCCESS:
             return _answer(200, "duplicate", task_id=delivery.message_id, result=stored.result)
     return _answer(200, "duplicate", task_id=delivery.message_id)
+
+
+def _count_toward_chord(delivery: Delivery, *, succeeded: bool, value: Any) -> HttpResponse | None:
+    """Report a header task's final outcome to its chord; a 500 (QStash redelivers, and the
+    redelivery reports again) when that could not be done."""
+    try:
+        chords.report(delivery, succeeded=succeeded, value=value)
+    except Exception as exc:
+        logger.exception("django-qstash could not count %s toward its chord", delivery.message_id)
+        return _answer(500, "chord_failed", error=f"{type(exc).__name__}: {exc}")
+    return None
 
 
 def _expire(task: Any, delivery: Delivery) -> HttpResponse:
@@ -273,6 +294,12 @@ def _run(task: Any, delivery: Delivery) -> HttpResponse:
                 outcome.value if outcome.exception is None else outcome.exception,
             )
 
+    if "chord" in delivery.options and (outcome.status == states.SUCCESS or outcome.final):
+        failed = _count_toward_chord(
+            delivery, succeeded=outcome.status == states.SUCCESS, value=outcome.value
+        )
+        if failed is not None:
+            return failed
     if outcome.status == states.SUCCESS:
         return _answer(
             200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored

@@ -14,8 +14,10 @@ class ResultsConfig(AppConfig):
 
         from django_qstash import hooks
         from django_qstash.results import checks as results_checks
+        from django_qstash.results.chords import DatabaseChordStore
         from django_qstash.results.store import DatabaseResultStore
 
         checks.register(results_checks.check_settings)
 
         hooks.register_result_store(DatabaseResultStore())
+        hooks.register_chord_store(DatabaseChordStore())

@@ -142,3 +142,50 @@ class SeenSignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.jti} (expires {self.expires_at:%Y-%m-%d %H:%M:%S})"
+
+
+class ChordState(models.TextChoices):
+    PENDING = "PENDING"
+    #: The header completed and the body was published.
+    JOINED = "JOINED"
+    #: A header task failed for good; the body's link_error ran.
+    FAILED = "FAILED"
+
+
+class ChordCounter(models.Model):
+    """The join of one ``chord``: how many header tasks are still to finish, and the body."""
+
+    chord_id = models.CharField("chord id", max_length=255, unique=True)
+    size = models.PositiveIntegerField(help_text="Header tasks in the chord.")
+    remaining = models.PositiveIntegerField(help_text="Header tasks not finished yet.")
+    state = models.CharField(max_length=10, choices=ChordState.choices, default=ChordState.PENDING)
+    body = models.JSONField(help_text="The body's signature, published when the header is done.")
+    date_created = models.DateTimeField("created", default=timezone.now, db_index=True)
+    date_done = models.DateTimeField("done", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "chord counter"
+        verbose_name_plural = "chord counters"
+
+    def __str__(self) -> str:
+        return f"<Chord: {self.chord_id} ({self.size - self.remaining}/{self.size}, {self.state})>"
+
+
+class ChordPart(models.Model):
+    """One header task's outcome, counted once (unique per chord and position)."""
+
+    counter = models.ForeignKey(ChordCounter, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField(help_text="Position in the header.")
+    task_id = models.CharField("task id", max_length=255)
+    succeeded = models.BooleanField()
+    value = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "chord part"
+        verbose_name_plural = "chord parts"
+        constraints = [
+            models.UniqueConstraint(fields=["counter", "index"], name="dqr_chordpart_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"<Chord part {self.index} of {self.counter_id}: {self.task_id}>"
