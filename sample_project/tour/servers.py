@@ -225,6 +225,9 @@ def _banner_value(banner: str, name: str) -> str:
 def stopped_on_exit(stack: Stack) -> Iterator[Stack]:
     """Stop every server the stack started, however the block ends (Ctrl-C and SIGTERM too)."""
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C must stop the servers even when this process was started with SIGINT ignored (as
+    # a shell's background job is): Python then leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield stack
     finally:
