@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, pipeline, publisher
+from django_qstash import aio, canvas_steps, pipeline, publisher
 from django_qstash.conf import conf
 from django_qstash.exceptions import CanvasNotSupported
 from django_qstash.result import AsyncResult, GroupResult
@@ -151,7 +151,7 @@ class chain(Signature, kind="chain"):
         """
         if conf.ALWAYS_EAGER:
             return self.apply(args, kwargs, **options)
-        steps, last = _with_ids(self.tasks, options.pop("task_id", None))
+        steps, last = canvas_steps.with_ids(self.tasks, options.pop("task_id", None))
         numbered = chain(*steps, **self["options"])
         first, first_options = numbered._first_step(args, kwargs, options)
         first.apply_async(**first_options)
@@ -163,11 +163,15 @@ class chain(Signature, kind="chain"):
         kwargs: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Any:
-        """:meth:`apply_async` for async code (the first task is published on the loop)."""
+        """:meth:`apply_async` for async code (the first task is published on the loop); returns
+        the last task's result, as :meth:`apply_async` does."""
         if conf.ALWAYS_EAGER:
             return await sync_to_async(self.apply)(args, kwargs, **options)
-        first, first_options = self._first_step(args, kwargs, options)
-        return await first.aapply_async(**first_options)
+        steps, last = canvas_steps.with_ids(self.tasks, options.pop("task_id", None))
+        numbered = chain(*steps, **self["options"])
+        first, first_options = numbered._first_step(args, kwargs, options)
+        await first.aapply_async(**first_options)
+        return last
 
     def apply(
         self,
@@ -191,46 +195,6 @@ class chain(Signature, kind="chain"):
         for callback in signature_list(link):
             callback.apply(call_args)
         return result
-
-
-def _with_ids(
-    steps: list[Signature], last_id: str | None
-) -> tuple[list[Signature], AsyncResult | GroupResult]:
-    """The steps, each with its task id (kept when it has one), and the last step's result,
-    whose ``.parent`` chain leads back to the first."""
-    numbered: list[Signature] = []
-    result: AsyncResult | GroupResult | None = None
-    current: AsyncResult | GroupResult
-    for position, step in enumerate(steps):
-        wanted = last_id if position == len(steps) - 1 else None
-        if isinstance(step, chord):
-            step, current = step.numbered(wanted)
-        elif isinstance(step, group):
-            group_id = str(wanted or step["options"].get("group_id") or uuid.uuid4().hex)
-            members = [_numbered(member, None) for member in step.tasks]
-            step = group(members, **{**step["options"], "group_id": group_id})
-            current = GroupResult(group_id, [_result_of(member) for member in members])
-        else:
-            step = _numbered(step, wanted)
-            current = _result_of(step)
-        current.parent = result
-        result = current
-        numbered.append(step)
-    if result is None:
-        raise ValueError("an empty chain has nothing to run")
-    return numbered, result
-
-
-def _numbered(step: Signature, task_id: str | None) -> Signature:
-    if isinstance(step, (chain, group, chord)):
-        raise CanvasNotSupported(
-            f"{step.subtask_type} inside a group or chord of a chain is not supported"
-        )
-    return step.clone(task_id=task_id or step["options"].get("task_id") or str(uuid.uuid4()))
-
-
-def _result_of(step: Signature) -> AsyncResult:
-    return AsyncResult(str(step["options"]["task_id"]), task_name=step.task)
 
 
 # ---------------------------------------------------------------------------------- group
@@ -287,7 +251,7 @@ class group(Signature, kind="group"):
         message_ids = publisher.send_batch([prepared for _, prepared in calls]) if calls else []
         for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
             pipeline.record_published(prepared, message_id, task)
-        return _group_result(group_id, calls, message_ids)
+        return canvas_steps.group_result(group_id, calls, message_ids)
 
     async def aapply_async(
         self,
@@ -303,14 +267,14 @@ class group(Signature, kind="group"):
         message_ids = await aio.send_batch([prepared for _, prepared in calls]) if calls else []
         for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
             await aio.record_published(prepared, message_id, task)
-        return _group_result(group_id, calls, message_ids)
+        return canvas_steps.group_result(group_id, calls, message_ids)
 
     def _calls(
         self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any
     ) -> tuple[str, list[tuple[Task[..., Any], PreparedMessage]]]:
         merged = {**self["options"], **options}
         group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
-        return group_id, _prepared(self, args, kwargs, {**merged, "group_id": group_id})
+        return group_id, canvas_steps.prepared(self, args, kwargs, {**merged, "group_id": group_id})
 
     def apply(
         self,
@@ -380,11 +344,13 @@ class chord(Signature, kind="chord"):
         body = self._body()
         if isinstance(body, (chain, group, chord)):
             raise CanvasNotSupported("a chord's body must be one task's signature")
-        members = [_numbered(member, None) for member in self.header.tasks]
-        body = _numbered(body, body_id)
+        members = [canvas_steps.numbered(member, None) for member in self.header.tasks]
+        body = canvas_steps.numbered(body, body_id)
         group_id = str(self["options"].get("group_id") or uuid.uuid4().hex)
-        result = _result_of(body)
-        result.parent = GroupResult(group_id, [_result_of(member) for member in members])
+        result = canvas_steps.result_of(body)
+        result.parent = GroupResult(
+            group_id, [canvas_steps.result_of(member) for member in members]
+        )
         options = {**self["options"], "group_id": group_id}
         return chord(group(members), body, **options), result
 
@@ -452,42 +418,3 @@ class chord(Signature, kind="chord"):
         result = body.apply(([result.result for result in header.results],))
         result.parent = header
         return result
-
-
-# ---------------------------------------------------------------------------------- batches
-
-
-def _group_result(
-    group_id: str, calls: list[tuple[Task[..., Any], PreparedMessage]], message_ids: list[str]
-) -> GroupResult:
-    results = [
-        AsyncResult(message_id, task_name=task.name)
-        for message_id, (task, _) in zip(message_ids, calls, strict=True)
-    ]
-    return GroupResult(group_id, results)
-
-
-def _prepared(
-    signature: Signature,
-    args: Sequence[Any] | None,
-    kwargs: Mapping[str, Any] | None,
-    options: Mapping[str, Any],
-) -> list[tuple[Task[..., Any], PreparedMessage]]:
-    """The messages publishing ``signature`` takes, with their tasks (for a group's batch)."""
-    if isinstance(signature, group):
-        merged = {**signature["options"], **options}
-        deduplication_id = merged.pop("deduplication_id", None)
-        calls: list[tuple[Task[..., Any], PreparedMessage]] = []
-        for index, member in enumerate(signature.tasks):
-            member_options = dict(merged)
-            if deduplication_id is not None:
-                member_options["deduplication_id"] = f"{deduplication_id}.{index}"
-            calls.extend(_prepared(member, args, kwargs, member_options))
-        return calls
-    if isinstance(signature, chain):
-        first, first_options = signature._first_step(args, kwargs, options)
-        return _prepared(first, None, None, first_options)
-    call_args, call_kwargs, call_options = signature._merge(args, kwargs, options)
-    task = signature.type
-    task.bind_arguments(call_args, call_kwargs)
-    return [(task, pipeline.prepare(task, call_args, call_kwargs, call_options))]

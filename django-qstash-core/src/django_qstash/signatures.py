@@ -20,8 +20,13 @@ LINK_MARKER = "django_qstash=link"
 LINK_ERROR_MARKER = "django_qstash=link_error"
 CALLBACK_MARKERS = frozenset({LINK_MARKER, LINK_ERROR_MARKER})
 
-#: Signature subclasses by ``subtask_type`` ("chain", "group").
+#: Signature subclasses by ``subtask_type`` ("chain", "group", "chord").
 _KINDS: dict[str, Callable[..., Signature]] = {}
+
+
+def signature_class(kind: str) -> Callable[..., Signature]:
+    """The signature class of a ``subtask_type`` ("group", ...), for code below the canvas."""
+    return _KINDS[kind]
 
 
 class Signature(dict[str, Any]):
