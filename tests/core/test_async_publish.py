@@ -166,10 +166,14 @@ def test_async_group_is_one_batch_and_chain_links_its_first_task(qstash, no_resu
     ]
     qstash.answer = (200, {"messageId": "msg_recorded"}, {})
     qstash.requests.clear()
-    asyncio.run(chain(add.s(1, 1), add.s(10)).aapply_async())
+    last = asyncio.run(chain(add.s(1, 1), add.s(10)).aapply_async())
     (first,) = qstash.requests
     assert first.json()["args"] == [1, 1]
     assert first.headers["Upstash-Callback"].endswith("?django_qstash=link")
+    # As the sync chain: the last step's result, its id assigned now, its parent the first's.
+    assert last.parent is not None
+    assert last.parent.id == first.json()["options"]["task_id"]
+    assert last.id != last.parent.id
     qstash.requests.clear()
     asyncio.run(add.s(5).adelay(6))
     add.s(5).delay(6)
