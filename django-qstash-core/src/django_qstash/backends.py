@@ -43,7 +43,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from django_qstash import envelope, pipeline, publisher, runner, signals, states
+from django_qstash import envelope, pipeline, runner, signals, states
 from django_qstash.backend_checks import check_backend
 from django_qstash.backend_options import (
     BACKEND_OPTIONS,
@@ -309,8 +309,7 @@ class QStashBackend(BaseTaskBackend):
         prepared = pipeline.prepare(
             adapter, call_args, call_kwargs, self.publish_options(task), carry=False
         )
-        message_id = publisher.send(prepared)
-        pipeline.record_published(prepared, message_id, adapter)
+        [message_id] = pipeline.dispatch([prepared], [adapter])
         result = self._new_result(task, message_id, call_args, call_kwargs)
         _send(task_enqueued, type(self), result)
         return result

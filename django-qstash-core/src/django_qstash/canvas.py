@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import pipeline, publisher
+from django_qstash import pipeline
 from django_qstash.conf import conf
 from django_qstash.exceptions import CanvasNotSupported
 from django_qstash.result import AsyncResult, GroupResult
@@ -226,11 +226,13 @@ class group(Signature, kind="group"):
         calls = _prepared(self, args, kwargs, {**merged, "group_id": group_id})
         if not calls:
             return GroupResult(group_id, [])
-        message_ids = publisher.send_batch([prepared for _, prepared in calls])
-        results = []
-        for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
-            pipeline.record_published(prepared, message_id, task)
-            results.append(AsyncResult(message_id, task_name=task.name))
+        message_ids = pipeline.dispatch(
+            [prepared for _, prepared in calls], [task for task, _ in calls], batch=True
+        )
+        results = [
+            AsyncResult(message_id, task_name=task.name)
+            for message_id, (task, _) in zip(message_ids, calls, strict=True)
+        ]
         return GroupResult(group_id, results)
 
     def apply(

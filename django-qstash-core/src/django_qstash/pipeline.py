@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope
+from django_qstash import envelope, publisher
 from django_qstash.conf import conf
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import (
@@ -40,6 +40,12 @@ from django_qstash.store import get_result_store
 if TYPE_CHECKING:
     from django_qstash.execution import TaskRequest
     from django_qstash.task import Task
+
+#: Takes prepared messages about to be sent (to send them later, e.g. after a commit) and
+#: returns the ids their results get, or None to let them be sent now.
+PublishInterceptor = Callable[[Sequence[PreparedMessage]], "Sequence[str] | None"]
+
+_interceptors: list[PublishInterceptor] = []
 
 #: QStash retries of the callback messages that carry ``link``/``link_error`` on.
 CALLBACK_RETRIES = 3
@@ -293,3 +299,32 @@ def record_published(prepared: PreparedMessage, message_id: str, sender: Any) ->
         args=prepared.args,
         kwargs=prepared.kwargs,
     )
+
+
+def register_interceptor(interceptor: PublishInterceptor) -> None:
+    """Consult ``interceptor`` before every task publish (idempotent)."""
+    if interceptor not in _interceptors:
+        _interceptors.append(interceptor)
+
+
+def unregister_interceptor(interceptor: PublishInterceptor) -> None:
+    if interceptor in _interceptors:
+        _interceptors.remove(interceptor)
+
+
+def dispatch(
+    messages: Sequence[PreparedMessage], senders: Sequence[Any], *, batch: bool = False
+) -> list[str]:
+    """Send task messages (``batch``: in one batch request) and record them, unless an
+    interceptor takes them; returns the ids their ``AsyncResult``s get, in order."""
+    for interceptor in tuple(_interceptors):
+        taken = interceptor(messages)
+        if taken is not None:
+            return list(taken)
+    if not batch and len(messages) == 1:
+        message_ids = [publisher.send(messages[0])]
+    else:
+        message_ids = publisher.send_batch(messages)
+    for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
+        record_published(prepared, message_id, sender)
+    return message_ids
