@@ -52,9 +52,11 @@ class OutboxSite:
     def __init__(self, server: DjangoServer) -> None:
         self.server = server
         self.devserver = server.devserver
+        # Read once: the dev server's keys cannot be asked for while a test has it stopped.
+        self._env = server.env()
 
     def env(self, **overrides: str) -> dict[str, str]:
-        return {**self.server.env(), **overrides}
+        return {**self._env, **overrides}
 
     def enqueue(self, key: str, count: int, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
         """``tests.outbox.enqueue`` in its own process; its result (not checked here)."""
