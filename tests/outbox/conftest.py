@@ -29,7 +29,9 @@ def site_env(database: Path | str) -> dict[str, str]:
     return {**base_env(database), "DJANGO_SETTINGS_MODULE": SETTINGS}
 
 
-def run_manage(database: Path | str, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_manage(
+    database: Path | str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SAMPLE_PROJECT / "manage.py"), *args],
         env={**site_env(database), **(env or {})},
@@ -58,7 +60,9 @@ class OutboxSite:
     def env(self, **overrides: str) -> dict[str, str]:
         return {**self._env, **overrides}
 
-    def enqueue(self, key: str, count: int, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def enqueue(
+        self, key: str, count: int, *flags: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         """``tests.outbox.enqueue`` in its own process; its result (not checked here)."""
         return subprocess.run(
             [sys.executable, "-m", "tests.outbox.enqueue", key, str(count), *flags],
@@ -103,9 +107,7 @@ class OutboxSite:
 
     def created_messages(self) -> list[dict[str, Any]]:
         """The dev server's messages to this site's webhook (one CREATED event each)."""
-        return self.devserver.events(
-            state="CREATED", url=self.server.webhook_url, count=10_000
-        )
+        return self.devserver.events(state="CREATED", url=self.server.webhook_url, count=10_000)
 
 
 OutboxSiteFactory = Callable[..., OutboxSite]

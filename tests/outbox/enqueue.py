@@ -30,10 +30,10 @@ def main() -> None:
 
     django.setup()
     from django.db import transaction
-    from example.models import TaskRun
-    from example.tasks import record
 
     from django_qstash import group
+    from example.models import TaskRun
+    from example.tasks import record
 
     try:
         with transaction.atomic():

@@ -27,11 +27,11 @@ class PendingFilter(admin.SimpleListFilter):
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[OutboxMessage]
     ) -> QuerySet[OutboxMessage]:
-        if self.value() == "pending":
-            return queryset.filter(published_at__isnull=True)
-        if self.value() == "published":
-            return queryset.filter(published_at__isnull=False)
-        return queryset
+        state = self.value()
+        if state not in ("pending", "published"):
+            return queryset
+        filtered: QuerySet[OutboxMessage] = queryset.filter(published_at__isnull=state == "pending")
+        return filtered
 
 
 @admin.register(OutboxMessage)

@@ -203,7 +203,7 @@ def purge(database: str) -> int:
         .filter(published_at__isnull=False, published_at__lt=cutoff)
         .delete()
     )
-    return deleted
+    return int(deleted)
 
 
 def pending_summary(database: str | None = None) -> dict[str, Any]:
