@@ -12,3 +12,6 @@ ROOT_URLCONF = "tests.outbox.urls"
 
 # A test can turn the publisher's own retries off, to see the outbox's.
 DJANGO_QSTASH_PUBLISH_RETRIES = int(os.environ.get("DJANGO_QSTASH_PUBLISH_RETRIES", "3"))
+DJANGO_QSTASH_OUTBOX_BATCH_SIZE = int(os.environ.get("DJANGO_QSTASH_OUTBOX_BATCH_SIZE", "100"))
+DJANGO_QSTASH_OUTBOX_WARN_AFTER = int(os.environ.get("DJANGO_QSTASH_OUTBOX_WARN_AFTER", "300"))
+DJANGO_QSTASH_OUTBOX_KEEP = int(os.environ.get("DJANGO_QSTASH_OUTBOX_KEEP", "0"))
