@@ -28,7 +28,9 @@ def test_schedule_calls_the_signed_drain_endpoint(
     drain_url = f"{site.server.url}/qstash/outbox/drain/"
     assert f"calls {drain_url} every minute" in scheduled
     [schedule] = [
-        s for s in devserver.client().schedule.list() if s.schedule_id == "django-qstash-outbox-drain"
+        s
+        for s in devserver.client().schedule.list()
+        if s.schedule_id == "django-qstash-outbox-drain"
     ]
     assert schedule.destination == drain_url
     # The dev server's minute lasts a second: the schedule drains once the backoff is over.
