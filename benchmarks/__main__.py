@@ -16,6 +16,7 @@ BENCHMARKS = [
     "results_webhook",
     "results_cleanup",
     "devserver_throughput",
+    "outbox",
 ]
 
 

@@ -7,6 +7,7 @@ TCP connections it accepted (GET /connections), to show that publishes reuse one
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 ANSWER = b'{"messageId":"msg_benchmark"}'
@@ -23,9 +24,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            body = str(connections).encode() if head.startswith(b"GET /connections") else ANSWER
+            payload = await reader.readexactly(length) if length else b""
+            if head.startswith(b"GET /connections"):
+                body = str(connections).encode()
+            elif head.startswith(b"POST /v2/batch"):
+                # One answer per message of the batch, as QStash gives.
+                body = b"[" + b",".join([ANSWER] * len(json.loads(payload))) + b"]"
+            else:
+                body = ANSWER
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                 + str(len(body)).encode()
