@@ -20,23 +20,30 @@ def intercept(messages: Sequence[PreparedMessage]) -> list[str] | None:
     database = router.db_for_write(OutboxMessage)
     if not connections[database].in_atomic_block and not conf.ALWAYS:
         return None
-    rows = [_row(prepared) for prepared in messages]
+    # Claimed by this process from the start: after the commit it publishes them without a
+    # claim of its own (one commit less); a drainer takes them only once the lease is over.
+    claim = relay.new_claim()
+    rows = [_row(prepared, claim) for prepared in messages]
     created = OutboxMessage.objects.using(database).bulk_create(rows)
-    pks = [row.pk for row in created]
     # Each call has its own callback, which never raises: a failed publish leaves the rows for
     # the drain and cannot stop the other on-commit work (Django stops at the first exception).
     transaction.on_commit(
-        functools.partial(relay.publish_after_commit, database, pks), using=database
+        functools.partial(relay.publish_after_commit, database, created), using=database
     )
     return [row.deduplication_id for row in rows]
 
 
-def _row(prepared: PreparedMessage) -> OutboxMessage:
+def _row(prepared: PreparedMessage, claim: relay.Claim) -> OutboxMessage:
     data = prepared.to_dict()
     options = data["options"]
     deduplication_id = options.get("deduplication_id")
     if not deduplication_id and not options.get("content_based_deduplication"):
         deduplication_id = options["deduplication_id"] = f"outbox-{os.urandom(16).hex()}"
     return OutboxMessage(
-        message=data, task_name=prepared.task_name, deduplication_id=deduplication_id or ""
+        message=data,
+        task_name=prepared.task_name,
+        deduplication_id=deduplication_id or "",
+        claim=claim.token,
+        claimed_until=claim.until,
+        attempts=1,
     )
