@@ -42,9 +42,13 @@ def test_sub_apps_may_import_only_the_public_api():
 
 def test_the_outbox_is_an_app_core_never_imports():
     config = contracts()
-    assert "django_qstash.outbox" in config[
-        "Core never imports results, schedules or the outbox"
-    ]["forbidden_modules"]
-    assert "django_qstash.outbox" in config[
-        "results, schedules and the outbox use only core's public hook API"
-    ]["source_modules"]
+    assert (
+        "django_qstash.outbox"
+        in config["Core never imports results, schedules or the outbox"]["forbidden_modules"]
+    )
+    assert (
+        "django_qstash.outbox"
+        in config["results, schedules and the outbox use only core's public hook API"][
+            "source_modules"
+        ]
+    )
