@@ -75,3 +75,27 @@ def test_registering_twice_calls_it_once(qstash: Recorder, no_result_store: None
     assert len(taker.seen) == 1
     record.delay("after")
     assert len(taker.seen) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interceptor", [True], indirect=True)
+def test_delay_on_commit_is_offered_at_the_call(
+    interceptor: Taker, qstash: Recorder, no_result_store: None, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert record.delay_on_commit("held") is None
+    assert [[m.args for m in call] for call in interceptor.seen] == [[["held"]]]
+    assert callbacks == []
+    assert qstash.requests == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interceptor", [False], indirect=True)
+def test_delay_on_commit_declined_publishes_after_the_commit(
+    interceptor: Taker, qstash: Recorder, no_result_store: None, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        record.delay_on_commit("later")
+        assert qstash.requests == []
+    assert len(callbacks) == 1
+    assert [r.json()["args"] for r in qstash.requests] == [["later"]]

@@ -2,7 +2,7 @@
 ``python -m tests.outbox.enqueue KEY COUNT [--group] [--rollback] [--kill-after-commit]``.
 
 One transaction writes an ``order`` row and enqueues COUNT ``record(KEY, i)`` tasks (``.delay()``
-each, or one ``group``). ``--kill-after-commit`` SIGKILLs the process right after the commit,
+each, ``delay_on_commit()`` each, or one ``group``). ``--kill-after-commit`` SIGKILLs the process right after the commit,
 before the outbox's own on-commit publish runs; ``--rollback`` rolls the transaction back.
 """
 
@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("key")
     parser.add_argument("count", type=int)
     parser.add_argument("--group", action="store_true")
+    parser.add_argument("--on-commit", action="store_true", help="delay_on_commit() each")
     parser.add_argument("--rollback", action="store_true")
     parser.add_argument("--kill-after-commit", action="store_true")
     options = parser.parse_args()
@@ -43,6 +44,9 @@ def main() -> None:
                 transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
             if options.group:
                 group(record.s(options.key, i) for i in range(options.count)).apply_async()
+            elif options.on_commit:
+                for i in range(options.count):
+                    record.delay_on_commit(options.key, i)
             else:
                 for i in range(options.count):
                     record.delay(options.key, i)

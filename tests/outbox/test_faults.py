@@ -157,6 +157,20 @@ def test_group_in_a_transaction_goes_through_the_outbox(
     assert wait_for_all(site, key, 4) == [0, 1, 2, 3]
 
 
+def test_delay_on_commit_goes_through_the_outbox_too(
+    outbox_site_factory: OutboxSiteFactory, devserver_factory: object
+):
+    devserver: DevServerProcess = devserver_factory()  # type: ignore[operator]
+    site = outbox_site_factory(devserver)
+    key = new_key()
+    devserver.stop()
+    ok(site.enqueue(key, 2, "--on-commit"))
+    assert site.pending() == 2
+    devserver.start()
+    assert "2 published" in ok(site.manage("drain_outbox", "--once"))
+    assert wait_for_all(site, key, 2) == [0, 1]
+
+
 @pytest.mark.parametrize("database", DATABASES)
 def test_two_drainers_on_1000_rows_publish_each_once(
     outbox_site_factory: OutboxSiteFactory, devserver_factory: object, database: str

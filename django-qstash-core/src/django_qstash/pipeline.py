@@ -312,15 +312,27 @@ def unregister_interceptor(interceptor: PublishInterceptor) -> None:
         _interceptors.remove(interceptor)
 
 
+def intercept(messages: Sequence[PreparedMessage]) -> list[str] | None:
+    """The ids the first interceptor that takes ``messages`` gives them; None if none does."""
+    for interceptor in tuple(_interceptors):
+        taken = interceptor(messages)
+        if taken is not None:
+            return list(taken)
+    return None
+
+
+def has_interceptors() -> bool:
+    return bool(_interceptors)
+
+
 def dispatch(
     messages: Sequence[PreparedMessage], senders: Sequence[Any], *, batch: bool = False
 ) -> list[str]:
     """Send task messages (``batch``: in one batch request) and record them, unless an
     interceptor takes them; returns the ids their ``AsyncResult``s get, in order."""
-    for interceptor in tuple(_interceptors):
-        taken = interceptor(messages)
-        if taken is not None:
-            return list(taken)
+    taken = intercept(messages)
+    if taken is not None:
+        return taken
     if not batch and len(messages) == 1:
         message_ids = [publisher.send(messages[0])]
     else:

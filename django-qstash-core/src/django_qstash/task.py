@@ -244,7 +244,13 @@ class Task(Generic[P, R]):
         if options:
             self._split_task_keywords(task_kwargs, options)
         self.bind_arguments(task_args, task_kwargs)
-        envelope.build(self.name, task_args, task_kwargs)
+        if pipeline.has_interceptors() and not conf.ALWAYS_EAGER:
+            # An interceptor (the outbox) may hold the message in the transaction instead.
+            prepared = pipeline.prepare(self, task_args, task_kwargs, options)
+            if pipeline.intercept([prepared]) is not None:
+                return
+        else:
+            envelope.build(self.name, task_args, task_kwargs)
         transaction.on_commit(
             functools.partial(self.apply_async, task_args, task_kwargs, **options)
         )
