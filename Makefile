@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help uv sync js test test-fast test-postgres lint demo run bench soak clean
+.PHONY: help uv sync demo-env js test test-fast test-postgres lint demo run bench soak clean
 
 help:
 	@echo "make demo         run the whole loop end to end (dev server + sample project)"
@@ -25,8 +25,9 @@ help:
 # pip refuses to install into an "externally managed" system Python (Debian, Ubuntu): fall back to
 # the user site there.
 uv:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv 2>/dev/null \
-		|| python3 -m pip install --quiet --user --break-system-packages uv
+	@$(UV) --version >/dev/null 2>&1 || { echo "uv not found: installing it with pip ..."; \
+		python3 -m pip install --quiet uv 2>/dev/null \
+		|| python3 -m pip install --quiet --user --break-system-packages uv; }
 
 sync: uv
 	@$(UV) sync --quiet
@@ -53,14 +54,20 @@ lint: sync
 	$(UV) run mypy django-qstash-core/src django-qstash-results/src django-qstash-schedules/src
 	$(UV) run python -c 'import django_qstash; from importlinter.cli import lint_imports_command; lint_imports_command()'
 
+# Only what the tour and the sample project need (the `demo` dependency group), not the
+# development tools; --inexact keeps whatever `make sync` installed before.
+demo-env: uv
+	@echo "Installing the workspace and the demo's packages (Django, the qstash SDK, rich) into .venv with uv ..."
+	@$(UV) sync --inexact --no-default-groups --group demo
+
 # The tour: starts the QStash dev server and the sample project on free loopback ports, enqueues the
 # example tasks, shows each delivery live, stops both. DEMO_FLAGS=--plain: no colour, no redraw.
-demo: sync
-	@$(UV) run --quiet python sample_project/demo.py $(DEMO_FLAGS)
+demo: demo-env
+	@$(UV) run --no-sync python sample_project/demo.py $(DEMO_FLAGS)
 
 # The same two servers on the sample project's own database (8080 and 8000), until Ctrl-C.
-run: sync
-	@$(UV) run --quiet python sample_project/demo.py --serve
+run: demo-env
+	@$(UV) run --no-sync python sample_project/demo.py --serve
 
 bench: sync
 	$(UV) run python -m benchmarks

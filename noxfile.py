@@ -23,12 +23,33 @@ def install_project(session: nox.Session, django: str) -> None:
     session.install(*editable, "--group", "test", f"django~={django}.0")
 
 
+#: The slow end-to-end suites (whole workflows, faults and load, `make run`/`make demo` in a
+#: terminal, every printed command, headless Chromium): run once, in the newest session of the
+#: matrix, so CI stays well under its time budget. The other sessions run everything else.
+END_TO_END_SESSION = MATRIX[-1]
+END_TO_END = [
+    "tests/workflows",
+    "tests/reliability",
+    "tests/docs/test_demo.py",
+    "tests/docs/test_make_demo_env.py",
+    "tests/docs/test_make_run.py",
+    "tests/docs/test_printed_commands.py",
+    "tests/docs/test_tour_terminal.py",
+]
+
+
 @nox.session(name="tests")
 @nox.parametrize(("python", "django"), MATRIX, ids=[f"py{p}-django{d}" for p, d in MATRIX])
 def tests(session: nox.Session, django: str) -> None:
-    """The whole suite (SQLite), except the wheel-packaging test."""
+    """The suite on SQLite (the end-to-end suites only in the newest session), except the
+    wheel-packaging test."""
     install_project(session, django)
-    session.run("python", "-m", "pytest", "-m", "not packaging and not soak", *session.posargs)
+    marks = "not packaging and not soak"
+    skipped: list[str] = []
+    if (session.python, django) != END_TO_END_SESSION:
+        marks += " and not browser"
+        skipped = [f"--ignore={path}" for path in END_TO_END]
+    session.run("python", "-m", "pytest", "-m", marks, *skipped, *session.posargs)
 
 
 @nox.session(name="tests-postgres", python="3.12")

@@ -13,10 +13,13 @@ BENCHMARKS = [
     "core_webhook",
     "core_delay",
     "core_startup",
+    "publish_startup",
+    "async_publish",
     "results_webhook",
     "results_cleanup",
     "devserver_throughput",
     "outbox",
+    "ops_dashboard",
 ]
 
 

@@ -1,7 +1,9 @@
 """A minimal keep-alive HTTP/1.1 server answering every request like QStash's publish.
 
 Run as a separate process so the client under test has the interpreter to itself. It counts the
-TCP connections it accepted (GET /connections), to show that publishes reuse one connection.
+TCP connections it accepted (GET /connections), to show that publishes reuse one connection. A
+second argument delays every answer by that many milliseconds, to model the network between an
+application and QStash (loopback answers in microseconds; QStash's API does not).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 
 ANSWER = b'{"messageId":"msg_benchmark"}'
 connections = 0
+latency = 0.0
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -32,6 +35,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 body = b"[" + b",".join([ANSWER] * len(json.loads(payload))) + b"]"
             else:
                 body = ANSWER
+            if latency:  # QStash's round trip over a real network, when asked to model it
+                await asyncio.sleep(latency)
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                 + str(len(body)).encode()
@@ -51,4 +56,6 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
+    # python -m benchmarks._qstash_stub [port] [latency in ms]
+    latency = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))

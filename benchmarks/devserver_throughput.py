@@ -127,6 +127,7 @@ class Stack:
             QSTASH_CURRENT_SIGNING_KEY=self.keys[0],
             QSTASH_NEXT_SIGNING_KEY=self.keys[1],
             QSTASH_LOG_LEVEL="WARNING",
+            DJANGO_QSTASH_RESULTS_STORE_PENDING="False",  # as measured before it became the default
         )
         return env
 

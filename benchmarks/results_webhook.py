@@ -1,18 +1,22 @@
 """The webhook with the results app, against the same webhook without it and a bare Django view.
 
 In-process WSGI, no sockets, no middleware, file-backed databases (SQLite in its default
-synchronous mode and with ``synchronous=OFF``; PostgreSQL when BENCH_POSTGRES_URL is set). Every
+synchronous mode and with ``synchronous=OFF``; PostgreSQL with ``--postgres URL``, a persistent
+connection, in both claim modes). Every
 delivery is a new message with its own signed token, so each one claims, runs a trivial task and
 records its outcome, as a first delivery does in production. Candidates run interleaved, round
 after round, and are compared as ratios of medians measured in the same run.
 
 It also counts the statements and commits one delivery costs. With ``--original PYTHON`` (a
 Python that has the original ``django-qstash==0.8.1`` installed, for example from
-``uv venv /tmp/orig && uv pip install --python /tmp/orig/bin/python django-qstash==0.8.1``)
-it measures the original implementation's webhook the same way, in a subprocess, against its own
-bare view, so that the two implementations are compared as ratios to the same kind of baseline.
+``uv venv /tmp/orig && uv pip install --python /tmp/orig/bin/python django-qstash==0.8.1
+'psycopg[binary]'``) it measures the original implementation's webhook the same way (with
+``--postgres``, on a PostgreSQL database of its own too), in a subprocess
+(``_original_results.py``), one round of it after each round here, and compares times per
+delivery directly and as ratios to each process's own bare view.
 
 Usage: python -m benchmarks.results_webhook [--calls N] [--rounds N] [--original PYTHON]
+       [--postgres URL]
 """
 
 from __future__ import annotations
@@ -26,19 +30,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import per_call_seconds, postgres_dsn, table
+from tests.support.commits import CommitCounter
 
 #: The original implementation's cost as given in the issue (SQLite, in-process, per delivery).
 ORIGINAL_FULL = 27.6
 ORIGINAL_OFF = 16.7
 TARGET = 0.9
 FULL = "webhook + results, SQLite synchronous=FULL (default)"
+PG_LOCK = "webhook + results, PostgreSQL (lock mode: advisory locks; CONN_MAX_AGE)"
+PG_ROW = "webhook + results, PostgreSQL, row claim mode (CONN_MAX_AGE)"
+ORIGINAL_PG = "original webhook, PostgreSQL (CONN_MAX_AGE)"
 OFF = "webhook + results, SQLite synchronous=OFF"
 
 
@@ -60,7 +67,11 @@ def _use(alias: str, mode: str) -> None:
     from django.conf import settings
 
     settings.BENCH_ALIAS = alias
-    settings.DJANGO_QSTASH_RESULTS_CLAIM_MODE = mode
+    if getattr(settings, "DJANGO_QSTASH_RESULTS_CLAIM_MODE", None) != mode:
+        from django_qstash.results.conf import conf
+
+        settings.DJANGO_QSTASH_RESULTS_CLAIM_MODE = mode
+        conf.clear_cache()  # what override_settings' setting_changed signal does
 
 
 def _configure(tmp: Path, postgres: dict[str, Any] | None) -> list[str]:
@@ -99,52 +110,32 @@ def _synchronous_off(sender: Any, connection: Any, **kwargs: Any) -> None:
             cursor.execute("PRAGMA synchronous=OFF")
 
 
-class CommitCounter:
-    """Counts statements and commits on one connection (implicit autocommit ones included)."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self.statements: list[str] = []
-        self.commits = 0
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        verb = sql.lstrip().split(" ", 1)[0].upper()
-        self.statements.append(verb)
-        if self.connection.get_autocommit() and verb in ("INSERT", "UPDATE", "DELETE"):
-            self.commits += 1  # a write outside a transaction commits on its own
-        return execute(sql, params, many, context)
-
-    def __enter__(self) -> CommitCounter:
-        original = self.connection.commit
-
-        def commit() -> None:
-            self.commits += 1
-            original()
-
-        self._original = original
-        self.connection.commit = commit
-        self._wrapper = self.connection.execute_wrapper(self)
-        self._wrapper.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
-        self.connection.commit = self._original
-
-
-def main(calls: int = 50, rounds: int = 30, original: str | None = None) -> str:
+def main(
+    calls: int = 50,
+    rounds: int = 30,
+    original: str | None = None,
+    postgres_url: str | None = None,
+) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="bench-results-"))
-    postgres = _postgres_database(os.environ.get("BENCH_POSTGRES_URL"))
+    # Each implementation gets a PostgreSQL database of its own.
+    postgres = _postgres_database(postgres_url, "ours")
+    original_postgres = _postgres_database(postgres_url, "original") if original else None
     try:
-        return _run(tmp, calls, rounds, original, postgres)
+        return _run(tmp, calls, rounds, original, postgres, original_postgres)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if postgres:
-            _drop_postgres_database(postgres)
+        for database in (postgres, original_postgres):
+            if database:
+                _drop_postgres_database(database)
 
 
 def _run(
-    tmp: Path, calls: int, rounds: int, original: str | None, postgres: dict[str, Any] | None
+    tmp: Path,
+    calls: int,
+    rounds: int,
+    original: str | None,
+    postgres: dict[str, Any] | None,
+    original_postgres: dict[str, Any] | None,
 ) -> str:
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     aliases = _configure(tmp, postgres)
@@ -225,7 +216,8 @@ def _run(
         "webhook + results, SQLite FULL, row claim mode": webhook("default", "row"),
     }
     if postgres:
-        candidates["webhook + results, PostgreSQL (row mode, CONN_MAX_AGE)"] = webhook("postgres")
+        candidates[PG_LOCK] = webhook("postgres")
+        candidates[PG_ROW] = webhook("postgres", "row")
     for name, call in candidates.items():
         answer = call()
         assert b'"success"' in answer, (name, answer)
@@ -233,7 +225,7 @@ def _run(
     for func in candidates.values():
         for _ in range(200):
             func()
-    original_process = Original(original, calls) if original else None
+    original_process = Original(original, calls, original_postgres) if original else None
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     original_samples: list[dict[str, float]] = []
     try:
@@ -252,19 +244,19 @@ def _run(
 
     lines = [table("Webhook delivery of a trivial task (per request)", medians, "bare JSON view")]
     lines.append("")
-    lines.append("Cost of one first delivery with the results app (statements, commits):")
-    modes = [("default", "auto"), ("default", "row")] + [
-        (alias, "auto") for alias in aliases if alias not in ("default", "nosync")
-    ]
+    lines.append("Cost of one first delivery (round trips, with their statements; commits):")
+    modes = [("default", "auto"), ("default", "row")]
+    if postgres:
+        modes += [("postgres", "auto"), ("postgres", "row")]
     for alias, mode in modes:
         call = webhook(alias, mode)
         with CommitCounter(connections[alias]) as counter:
             assert b'"success"' in call()
         claim_mode = hooks.get_result_store().claim_mode(alias)  # type: ignore[union-attr]
-        lines.append(
-            f"  {connections[alias].vendor:<10} {claim_mode} mode: {len(counter.statements)} "
-            f"statements ({', '.join(counter.statements)}), {counter.commits} commit(s)"
-        )
+        lines.append(f"  {connections[alias].vendor:<10} {claim_mode} mode: {counter.summary()}")
+    if original_process:
+        for database, cost in original_process.costs.items():
+            lines.append(f"  the original, {database}: {cost}")
 
     bare_s = medians["bare JSON view"]
     full = medians[FULL] / bare_s
@@ -292,47 +284,50 @@ def _run(
                 "bare JSON view",
             )
         )
-        o_full = measured["original webhook, SQLite synchronous=FULL (default)"]
-        o_off = measured["original webhook, SQLite synchronous=OFF"]
-        o_bare = measured["bare JSON view"]
         lines.append("")
-        ours_full, ours_off = medians[FULL], medians[OFF]
-        lines.append("This implementation against the original, both measured in this run")
-        lines.append("  time per delivery (the same machine, rounds interleaved):")
-        lines.append(
-            f"    SQLite default:  {ours_full * 1e6:7.0f} µs vs {o_full * 1e6:7.0f} µs -> "
-            f"{ours_full / o_full:.2f} of its time (target <= {TARGET})"
-        )
-        lines.append(
-            f"    SQLite sync=OFF: {ours_off * 1e6:7.0f} µs vs {o_off * 1e6:7.0f} µs -> "
-            f"{ours_off / o_off:.2f} of its time (target <= {TARGET})"
-        )
-        lines.append(
-            "  as multiples of each process's own bare view (the two differ: the original "
-            "package, for one, adds a request_started receiver to every request):"
-        )
-        lines.append(
-            f"    SQLite default:  {full:5.1f}x vs {o_full / o_bare:5.1f}x -> "
-            f"{full / (o_full / o_bare):.2f}"
-        )
-        lines.append(
-            f"    SQLite sync=OFF: {off:5.1f}x vs {o_off / o_bare:5.1f}x -> "
-            f"{off / (o_off / o_bare):.2f}"
-        )
+        lines.extend(_against_the_original(medians, measured))
     return "\n".join(lines)
+
+
+def _against_the_original(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
+    pairs = [
+        ("SQLite default", FULL, "original webhook, SQLite synchronous=FULL (default)"),
+        ("SQLite sync=OFF", OFF, "original webhook, SQLite synchronous=OFF"),
+        ("PostgreSQL", PG_LOCK, ORIGINAL_PG),
+        ("PostgreSQL, row mode", PG_ROW, ORIGINAL_PG),
+    ]
+    pairs = [pair for pair in pairs if pair[1] in ours and pair[2] in theirs]
+    lines = [
+        "This implementation against the original, both measured in this run",
+        "  time per delivery (the same machine, rounds interleaved):",
+    ]
+    for label, mine, original in pairs:
+        lines.append(
+            f"    {label + ':':<22} {ours[mine] * 1e6:7.0f} µs vs {theirs[original] * 1e6:7.0f} "
+            f"µs -> {ours[mine] / theirs[original]:.2f} of its time (target <= {TARGET})"
+        )
+    lines.append(
+        "  as multiples of each process's own bare view (the two differ: the original "
+        "package, for one, adds a request_started receiver to every request):"
+    )
+    bare, their_bare = ours["bare JSON view"], theirs["bare JSON view"]
+    for label, mine, original in pairs:
+        x, their_x = ours[mine] / bare, theirs[original] / their_bare
+        lines.append(f"    {label + ':':<22} {x:5.1f}x vs {their_x:5.1f}x -> {x / their_x:.2f}")
+    return lines
 
 
 # ------------------------------------------------------------------------------ PostgreSQL
 
 
-def _postgres_database(url: str | None) -> dict[str, Any] | None:
+def _postgres_database(url: str | None, owner: str) -> dict[str, Any] | None:
     if not url:
         return None
     import environ  # django-environ, in the test dependency group
     import psycopg
 
     config: dict[str, Any] = environ.Env.db_url_config(url)
-    name = f"bench_results_{os.getpid()}"
+    name = f"bench_results_{owner}_{os.getpid()}"
     with psycopg.connect(postgres_dsn(config), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     # Persistent connections, as production PostgreSQL setups (or their poolers) keep them:
@@ -353,131 +348,16 @@ def _drop_postgres_database(config: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------ the original
 
-ORIGINAL_SCRIPT = r"""
-import atexit, io, json, os, shutil, sys, time, uuid, base64, hashlib, tempfile
-from pathlib import Path
-
-calls = int(sys.argv[1])
-tmp = Path(tempfile.mkdtemp(prefix="bench-original-"))
-atexit.register(shutil.rmtree, tmp, True)
-(tmp / "benchapp").mkdir()
-(tmp / "benchapp" / "__init__.py").write_text("")
-(tmp / "benchapp" / "tasks.py").write_text(
-    "from django_qstash import stashed_task\n\n@stashed_task\ndef noop(value):\n    return value\n"
-)
-(tmp / "benchapp" / "urls.py").write_text(
-    "import json\n"
-    "from django.http import JsonResponse\n"
-    "from django.urls import include, path\n"
-    "from django.views.decorators.csrf import csrf_exempt\n\n"
-    "@csrf_exempt\n"
-    "def bare(request):\n"
-    "    data = json.loads(request.body)\n"
-    "    return JsonResponse({'status': 'success', 'task': data.get('task')})\n\n"
-    "urlpatterns = [path('bare/', bare), path('qstash/webhook/', include('django_qstash.urls'))]\n"
-)
-(tmp / "benchapp" / "routers.py").write_text(
-    "class AliasRouter:\n"
-    "    alias = 'default'\n"
-    "    def db_for_read(self, model, **hints):\n        return self.alias\n"
-    "    def db_for_write(self, model, **hints):\n        return self.alias\n"
-)
-sys.path.insert(0, str(tmp))
-from django.conf import settings
-settings.configure(
-    SECRET_KEY="benchmark", DEBUG=False, ALLOWED_HOSTS=["*"],
-    INSTALLED_APPS=["django_qstash", "django_qstash.results", "benchapp"],
-    ROOT_URLCONF="benchapp.urls", MIDDLEWARE=[], USE_TZ=True,
-    DATABASES={
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "full.sqlite3")},
-        "nosync": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "off.sqlite3")},
-    },
-    DATABASE_ROUTERS=["benchapp.routers.AliasRouter"],
-    QSTASH_TOKEN="benchmark-token",
-    QSTASH_CURRENT_SIGNING_KEY="sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
-    QSTASH_NEXT_SIGNING_KEY="sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
-    DJANGO_QSTASH_DOMAIN="http://127.0.0.1:8000", DJANGO_QSTASH_FORCE_HTTPS=False,
-    LOGGING_CONFIG=None,
-)
-import django
-django.setup()
-import jwt
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.management import call_command
-from django.db.backends.signals import connection_created
-from benchapp.routers import AliasRouter
-
-def off(sender, connection, **kwargs):
-    if connection.alias == "nosync":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous=OFF")
-connection_created.connect(off)
-for alias in ("default", "nosync"):
-    call_command("migrate", database=alias, verbosity=0)
-
-handler = WSGIHandler()
-body = json.dumps({"function": "noop", "module": "benchapp.tasks", "args": [1], "kwargs": {},
-                   "task_name": "noop"}).encode()
-url = "http://127.0.0.1:8000/qstash/webhook/"
-now = int(time.time())
-token = jwt.encode({"iss": "Upstash", "sub": url, "exp": now + 3600, "nbf": now, "iat": now,
-                    "jti": "jwt_1", "body": base64.urlsafe_b64encode(
-                        hashlib.sha256(body).digest()).decode()},
-                   "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", algorithm="HS256")
-
-def environ(path, message_id=None):
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
-           "SERVER_PORT": "8000", "CONTENT_TYPE": "application/json",
-           "CONTENT_LENGTH": str(len(body)), "wsgi.url_scheme": "http",
-           "wsgi.errors": sys.stderr, "wsgi.input": io.BytesIO(body)}
-    if message_id:
-        env["HTTP_UPSTASH_MESSAGE_ID"] = message_id
-        env["HTTP_UPSTASH_SIGNATURE"] = token
-        env["HTTP_UPSTASH_RETRIED"] = "0"
-    return env
-
-def start_response(status, headers):
-    assert status.startswith("200"), status
-
-def bare():
-    return b"".join(handler(environ("/bare/"), start_response))
-
-def webhook(alias):
-    def call():
-        AliasRouter.alias = alias
-        return b"".join(handler(environ("/qstash/webhook/", f"msg_{uuid.uuid4().hex}"),
-                                start_response))
-    return call
-
-candidates = {
-    "bare JSON view": bare,
-    "original webhook, SQLite synchronous=FULL (default)": webhook("default"),
-    "original webhook, SQLite synchronous=OFF": webhook("nosync"),
-}
-for name, call in candidates.items():
-    assert b'"success"' in call(), name
-for func in candidates.values():
-    for _ in range(200):
-        func()
-print("ready", flush=True)
-# One round per line read, so the caller interleaves these rounds with its own.
-for line in sys.stdin:
-    sample = {}
-    for name, func in candidates.items():
-        start = time.perf_counter()
-        for _ in range(calls):
-            func()
-        sample[name] = (time.perf_counter() - start) / calls
-    print(json.dumps(sample), flush=True)
-"""
-
 
 class Original:
     """The original implementation's benchmark, in its own process, one round on request."""
 
-    def __init__(self, python: str, calls: int) -> None:
+    def __init__(self, python: str, calls: int, postgres: dict[str, Any] | None) -> None:
+        command = [python, str(Path(__file__).with_name("_original_results.py")), str(calls)]
+        if postgres:
+            command.append(json.dumps(postgres))
         self.process = subprocess.Popen(
-            [python, "-c", textwrap.dedent(ORIGINAL_SCRIPT), str(calls)],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -488,9 +368,12 @@ class Original:
             },
         )
         assert self.process.stdout is not None
-        if self.process.stdout.readline().strip() != "ready":
+        ready, _, costs = self.process.stdout.readline().strip().partition(" ")
+        if ready != "ready":
             self.process.kill()
             raise SystemExit("the original's benchmark did not start (see its stderr above)")
+        #: What one first delivery costs it, per database: "N statements (...), N commit(s)".
+        self.costs: dict[str, str] = json.loads(costs)
 
     def round(self) -> dict[str, float]:
         assert self.process.stdin is not None
@@ -514,7 +397,15 @@ if __name__ == "__main__":
         "--original",
         metavar="PYTHON",
         default=os.environ.get("BENCH_ORIGINAL_PYTHON"),
-        help="a Python with django-qstash==0.8.1 installed (or set BENCH_ORIGINAL_PYTHON)",
+        help="a Python with django-qstash==0.8.1 and psycopg installed (or set "
+        "BENCH_ORIGINAL_PYTHON)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("BENCH_POSTGRES_URL"),
+        help="a PostgreSQL server to measure on too, e.g. postgres://postgres@127.0.0.1:5432/test "
+        "(or set BENCH_POSTGRES_URL); each implementation gets a database of its own there",
     )
     options = parser.parse_args()
-    print(main(options.calls, options.rounds, options.original))
+    print(main(options.calls, options.rounds, options.original, options.postgres))

@@ -32,9 +32,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def no_result_store() -> Iterator[None]:
     """Core alone: no results app store (the webhook then needs no database)."""
     store = hooks.get_result_store()
+    chords = hooks.get_chord_store()
     hooks.unregister_result_store()
+    hooks.register_chord_store(None)
     try:
         yield
     finally:
         if store is not None:
             hooks.register_result_store(store)
+        hooks.register_chord_store(chords)

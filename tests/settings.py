@@ -6,12 +6,20 @@ import django
 from cfehome.settings import *  # noqa: F403
 from cfehome.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.pkgtasks", "tests.apps.elsewhere"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "tests.apps.pkgtasks",
+    "tests.apps.elsewhere",
+    "tests.apps.djangotasks",
+    "tests.apps.workflowapp",
+]
 
 # Tests never reach a real QStash by accident: anything that publishes must point QSTASH_URL at a
 # loopback server of the test's own (the recorder, or the dev server).
 QSTASH_URL = "http://127.0.0.1:9"
 DJANGO_QSTASH_PUBLISH_RETRIES = 0
+# The sample project turns PENDING rows on for its users; the suite's tests say when they want them.
+DJANGO_QSTASH_RESULTS_STORE_PENDING = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if django.VERSION >= (6, 1):

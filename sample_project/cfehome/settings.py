@@ -6,6 +6,7 @@ this machine: SQLite and the local dev server (`python -m django_qstash.devserve
 
 from __future__ import annotations
 
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -25,6 +26,10 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-sample-project-only")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# example/celery_app_style.py keeps Celery-only task options on purpose, to show they are
+# tolerated; their CeleryOptionIgnored warnings are silenced the documented way (docs/celery.md).
+warnings.filterwarnings("ignore", message=r"example\.celery_app_style\.", category=UserWarning)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -93,7 +98,8 @@ DJANGO_QSTASH_RESULT_TTL = env.int("DJANGO_QSTASH_RESULT_TTL", default=604800)
 DJANGO_QSTASH_ALWAYS_EAGER = env.bool("DJANGO_QSTASH_ALWAYS_EAGER", default=False)
 
 # ---------------------------------------------------------------- django-qstash results app
-DJANGO_QSTASH_RESULTS_STORE_PENDING = env.bool("DJANGO_QSTASH_RESULTS_STORE_PENDING", default=False)
+# On here, so a task published from any shell (a countdown, say) has its PENDING row at once.
+DJANGO_QSTASH_RESULTS_STORE_PENDING = env.bool("DJANGO_QSTASH_RESULTS_STORE_PENDING", default=True)
 
 # ---------------------------------------------------------------- django.tasks
 # @task functions run through QStash as well (django-qstash-core/docs/django-tasks.md). Django 6.0+
@@ -114,7 +120,11 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Worker-style lines on the console: a task starting, succeeding, retried, failing for good.
+    "formatters": {
+        "worker": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "worker"}},
     "loggers": {
         "django_qstash": {"handlers": ["console"], "level": env.str("QSTASH_LOG_LEVEL", "INFO")},
     },

@@ -6,7 +6,7 @@ import logging
 from importlib.util import find_spec
 
 from django_qstash import shared_task, stashed_task
-from example import celery_style  # noqa: F401 - registers the Celery-style example tasks
+from example import celery_app_style, celery_style  # noqa: F401 - registers their tasks
 from example.models import TaskRun
 
 logger = logging.getLogger(__name__)

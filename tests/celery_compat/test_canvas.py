@@ -1,4 +1,4 @@
-"""Signatures, link/link_error through QStash callbacks, chain, group, and why not chord."""
+"""Signatures, link/link_error through QStash callbacks, chain, group, and chord's wiring."""
 
 from __future__ import annotations
 
@@ -237,7 +237,9 @@ def test_a_chain_continues_step_by_step_through_callbacks(qstash, no_result_stor
     third = qstash.requests.pop()
     assert (third.json()["task"], third.json()["args"]) == (add.name, [30, 5])
     assert "link" not in third.json()["options"]
-    assert third.json()["options"]["root_id"] == "msg_src"
+    # The root is the first step's task id, assigned when the chain was published.
+    assert third.json()["options"]["root_id"] == first.json()["options"]["task_id"]
+    assert third.json()["options"]["parent_id"] == second.json()["options"]["task_id"]
 
 
 def test_a_chain_ending_in_a_group_fans_out_in_one_batch(qstash, no_result_store):
@@ -253,14 +255,23 @@ def test_a_chain_ending_in_a_group_fans_out_in_one_batch(qstash, no_result_store
     assert ids == ["msg_src.link.0.0", "msg_src.link.0.1"]
 
 
-def test_a_group_inside_a_chain_before_more_steps_is_a_chord():
-    with pytest.raises(CanvasNotSupported, match="chord"):
-        chain(group(add.s(1, 1), add.s(2, 2)), mul.s(2))
+def test_a_group_followed_by_a_task_is_a_chord_as_in_celery():
+    workflow = group(add.s(1, 1), add.s(2, 2)) | mul.s(2)
+    assert isinstance(workflow, chord)
+    assert [s.args for s in workflow.header.tasks] == [[1, 1], [2, 2]]
+    assert workflow.body.task == mul.name
+    steps = chain(add.s(0, 1), group(add.s(1), add.s(2)), mul.s(2)).tasks
+    assert [type(step) for step in steps] == [Signature, chord]
+    # The dict form round-trips (a chord travels in a link of the step before it).
+    again = maybe_signature(json.loads(json.dumps(steps[1])))
+    assert isinstance(again, chord)
+    assert again == steps[1]
 
 
-def test_chord_is_not_supported():
-    with pytest.raises(CanvasNotSupported, match="join"):
-        chord([add.s(1, 1)], mul.s(2))
+def test_chord_without_the_results_app_says_to_install_it(qstash, no_result_store):
+    with pytest.raises(CanvasNotSupported, match=r"INSTALLED_APPS.*django-qstash-results"):
+        chord([add.s(1, 1)])(mul.s(2))
+    assert qstash.requests == []  # nothing published
 
 
 # ---------------------------------------------------------------------------------- group

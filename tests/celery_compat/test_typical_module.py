@@ -176,15 +176,21 @@ def test_apply_async_countdown_and_headers(qstash):
 def test_chain_publishes_its_first_step_linked_to_the_rest(qstash):
     result = celery_style.arithmetic_chain("k")
     (request,) = qstash.requests
-    assert result.id == "msg_recorded"
     body = request.json()
     assert (body["task"], body["args"]) == ("example.celery_style.add", [2, 2])
     (link,) = body["options"]["link"]
     assert link["task"] == "celery.chain"
-    assert [step["task"] for step in link["kwargs"]["tasks"]] == [
+    steps = link["kwargs"]["tasks"]
+    assert [step["task"] for step in steps] == [
         "example.celery_style.mul",
         "example.celery_style.store",
     ]
+    # As Celery: the last step's result, with every step's id assigned at publish.
+    assert result.id == steps[1]["options"]["task_id"]
+    assert result.parent.id == steps[0]["options"]["task_id"]
+    assert result.parent.parent.id == body["options"]["task_id"]
+    assert result.parent.parent.parent is None
+    assert request.headers["Upstash-Deduplication-Id"] == body["options"]["task_id"]
     assert request.headers["Upstash-Callback"] == f"{WEBHOOK}?django_qstash=link"
 
 

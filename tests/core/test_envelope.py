@@ -33,9 +33,13 @@ def test_options_are_omitted_when_empty():
         ({"amount": decimal.Decimal("1.5")}, "pass str(kwargs['amount'])"),
         ({"ident": uuid.uuid4()}, "kwargs['ident'] is a UUID"),
         ({"tags": {"a"}}, "pass a list instead"),
-        ({"data": {"nested": [1, object()]}}, "kwargs['data']['nested'][1] is a object"),
+        ({"data": {"nested": [1, object()]}}, "kwargs['data']['nested'][1] is an object,"),
         ({"ratio": float("nan")}, "NaN and infinity"),
         ({"raw": b"x"}, "pass a str"),
+        ({"raw": b"x"}, "kwargs['raw'] is a bytes object,"),
+        ({"raw": bytearray(b"x")}, "kwargs['raw'] is a bytearray object,"),
+        ({"ident": uuid.uuid4()}, "kwargs['ident'] is a UUID,"),
+        ({"count": 2 + 1j}, "kwargs['count'] is a complex,"),
     ],
 )
 def test_unserialisable_arguments_are_named_with_a_fix(kwargs, expected):

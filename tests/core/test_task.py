@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_qstash import EagerResult, shared_task, stashed_task
+from django_qstash.exceptions import IgnoredOptionWarning
 from django_qstash.registry import registry
 from django_qstash.task import Task
 
@@ -49,11 +50,20 @@ def test_bare_and_configured_decorators_make_registered_tasks():
     assert shared_task is stashed_task
 
 
-def test_unknown_decorator_option_is_a_type_error_naming_it():
-    with pytest.raises(TypeError, match="unknown task option: retires"):
+def test_unknown_decorator_option_warns_naming_it_and_becomes_an_attribute():
+    # As Celery: an option it does not know is kept as a task attribute, not a crash at import.
+    with pytest.warns(IgnoredOptionWarning, match="retires=3 has no effect"):
 
-        @shared_task(retires=3)
+        @shared_task(name="tests.core.typo", retires=3)
         def typo() -> None: ...
+
+    assert typo.retires == 3
+
+
+@pytest.mark.parametrize("option", ["delay", "request", "run", "options"])
+def test_an_option_that_would_hide_a_task_member_is_a_type_error(option):
+    with pytest.raises(TypeError, match=f"task option {option} would hide"):
+        shared_task(name=f"tests.core.hides_{option}", **{option: 1})(lambda: None)
 
 
 def test_direct_calls_run_inline_without_any_qstash_settings():

@@ -24,12 +24,18 @@ class Received:
     at: float
     #: Set when the receiver finished answering this request.
     done_at: float = 0.0
+    #: Every header line as received, repeats included (``headers`` keeps one per name).
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value sent under ``name`` (a repeated header appears once per line)."""
+        return [v for k, v in self.raw_headers if k.lower() == name.lower()]
 
 
 Answer = tuple[int, Any, dict[str, str]]
@@ -83,7 +89,14 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?")[0]
-        entry = Received(self.command, self.path, dict(self.headers.items()), body, time.time())
+        entry = Received(
+            self.command,
+            self.path,
+            dict(self.headers.items()),
+            body,
+            time.time(),
+            raw_headers=list(self.headers.items()),
+        )
         with rec.lock:
             rec.requests.append(entry)
             rec.active += 1

@@ -20,9 +20,12 @@ from tests.support.devserver import wait_until
 SAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "sample_project"
 
 
-def test_defaults_are_the_official_dev_servers():
+def test_defaults_are_the_official_dev_servers(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     config = config_from_args(build_parser().parse_args([]))
-    assert (config.host, config.port, config.db) == ("127.0.0.1", 8080, ".qstash-dev.db")
+    # The database lives in the user's state directory, never in the current one.
+    expected_db = str(tmp_path / "django-qstash" / "qstash-dev-8080.db")
+    assert (config.host, config.port, config.db) == ("127.0.0.1", 8080, expected_db)
     assert config.token == DEFAULT_CREDENTIALS.token
     assert config.retry_scale == 1.0
     assert config.cron_tick is None
@@ -81,7 +84,7 @@ def test_banner_and_clean_stop(tmp_path: Path, sig):
         tmp_path,
     )
     text = log.read_text()
-    # The JS SDK's dev mode waits for this (QSTASH-PROTOCOL.md §7).
+    # The JS SDK's dev mode waits for this before it uses the server.
     assert re.search(r"runn+ing( at|\.)", text, re.IGNORECASE)
     url = re.search(r"^QSTASH_URL=(\S+)$", text, re.MULTILINE).group(1)
     assert f"QSTASH_TOKEN={DEFAULT_CREDENTIALS.token}" in text

@@ -1,5 +1,5 @@
 """Delivery: signatures, delivery headers, retries and backoff, non-retryable errors, the DLQ and
-callbacks (QSTASH-PROTOCOL.md §3, §4)."""
+callbacks."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_chunked_body(server: DevServer):
 
 
 def test_raw_request_target_keeps_encoded_slashes(server: DevServer):
-    # A %2F in the destination must not become "/" (the raw target is parsed, §2.1).
+    # A %2F in the destination must not become "/" (the raw target is parsed).
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(
             b"POST /v2/publish/http://127.0.0.1:9/a%2Fb?x=1 HTTP/1.1\r\nHost: x\r\n"

@@ -89,7 +89,17 @@ def test_every_delivery_verifies_with_the_js_receiver(js_sdk_run):
     deliveries = run["deliveries"]
     paths = sorted(d["path"] for d in deliveries)
     assert paths == sorted(
-        ["/plain", "/delayed", "/queued", "/batch-1", "/batch-2", "/flaky", "/flaky", "/dev-mode"]
+        [
+            "/plain",
+            "/delayed",
+            "/queued",
+            "/batch-1",
+            "/batch-2",
+            "/forwarded",
+            "/flaky",
+            "/flaky",
+            "/dev-mode",
+        ]
     )
     unverified = [(d["path"], d["error"]) for d in deliveries if d["verified"] is not True]
     assert not unverified
@@ -97,6 +107,23 @@ def test_every_delivery_verifies_with_the_js_receiver(js_sdk_run):
     assert json.loads(plain["body"]) == {"hello": "world"}
     assert plain["custom"] == "1"  # forwarded as the SDK sent it
     assert sorted(d["retried"] for d in deliveries if d["path"] == "/flaky") == ["0", "1"]
+
+
+def test_answers_as_qstash_does_where_the_sdks_own_tests_look(js_sdk_run):
+    run, _ = js_sdk_run
+    steps = _steps(run)
+    assert steps["urlGroups.delete unknown, twice"] is True
+    message = steps["messages.get without a period"]
+    assert (message["flowControlKey"], message["rate"], message["period"]) == ("js-no-period", 5, 1)
+    (forwarded,) = [d for d in run["deliveries"] if d["path"] == "/forwarded"]
+    names = [name.lower() for name in forwarded["rawHeaders"][::2]]
+    for own in ("upstash-signature", "upstash-message-id", "content-length", "host"):
+        assert names.count(own) == 1, (own, forwarded["rawHeaders"])
+    assert "transfer-encoding" not in names
+    message_id = forwarded["rawHeaders"][names.index("upstash-message-id") * 2 + 1]
+    assert message_id == steps["publish forwarding the server's own headers"]["messageId"]
+    assert forwarded["verified"] is True  # by the JS SDK's own Receiver
+    assert json.loads(forwarded["body"]) == {"forwarded": True}
 
 
 def test_a_node_service_can_enqueue_a_django_task(js_sdk_run, django_server: DjangoServer):

@@ -1,4 +1,4 @@
-"""Publishing through the official Python SDK 3.4, unchanged: every §2.2 header is honoured."""
+"""Publishing through the official Python SDK 3.4, unchanged: every ``Upstash-*`` publish header is honoured."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_batch_and_batch_json(client, receiver: Receiver):
 def test_batch_reads_lower_case_header_names(
     qstash_devserver: DevServerProcess, receiver: Receiver
 ):
-    # The JS SDK sends batch item headers lower-cased (QSTASH-PROTOCOL.md §2.3).
+    # The JS SDK sends batch item headers lower-cased.
     response = qstash_devserver.http.post(
         "/v2/batch",
         json=[

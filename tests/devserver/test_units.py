@@ -121,6 +121,34 @@ def test_parse_message_headers():
     assert message.failure_callback_headers == {"Retries": ["1"]}
 
 
+def test_header_forward_takes_neither_hop_by_hop_nor_the_servers_own_headers():
+    headers = Headers(
+        [
+            ("Upstash-Header-Forward", "true"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "5"),
+            ("Connection", "keep-alive"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Authorization", "Bearer token"),
+            ("User-Agent", "python-httpx"),
+            ("Upstash-Forward-Upstash-Signature", "forged"),
+            ("Upstash-Forward-Content-Type", "text/forged"),
+            ("X-Kept", "kept"),
+        ]
+    )
+    assert parse_message(headers, now_ms=0).headers == {
+        "Content-Type": ["text/plain"],
+        "X-Kept": ["kept"],
+    }
+
+
+def test_flow_control_without_a_period_gets_the_default_second():
+    headers = Headers([("Upstash-Flow-Control-Key", "k"), ("Upstash-Flow-Control-Value", "rate=3")])
+    message = parse_message(headers, now_ms=0)
+    assert (message.flow_rate, message.flow_period) == (3, 1)
+    assert message.flow_control_fields() == {"flowControlKey": "k", "rate": 3, "period": 1}
+
+
 @pytest.mark.parametrize(
     "header",
     [

@@ -270,3 +270,61 @@ def test_make_demo_and_make_run_run_this_script() -> None:
     ).stdout
     assert "python sample_project/demo.py" in dry_run
     assert "python sample_project/demo.py --serve" in dry_run
+
+
+def webhook_answers(readme: Path) -> dict[str, str]:
+    """The core README's table of webhook answers: status code -> the row's text."""
+    rows = {}
+    for line in readme.read_text().splitlines():
+        match = re.match(r"^\|\s*(\d{3})((?:\s*/\s*\d{3})*)\b[^|]*\|(.*)$", line)
+        if match:
+            codes = [match.group(1), *re.findall(r"\d{3}", match.group(2))]
+            for code in codes:
+                rows[code] = line
+    return rows
+
+
+def test_the_docs_say_what_the_failed_tasks_were_answered(demo: dict[str, Any]) -> None:
+    """The answers the webhook gave during the tour (to a task with retries left, and to one
+    with max_retries=0) are the ones the core README and the root README document."""
+    answers = webhook_answers(ROOT / "django-qstash-core" / "README.md")
+
+    def statuses(step: str, state: str) -> set[str]:
+        return {
+            re.search(r"HTTP (\d+)", detail).group(1)
+            for source, s, detail in demo["events"][step]
+            if source == "qstash" and s == state
+        }
+
+    (retried,) = statuses("retry", "RETRY")
+    (final,) = statuses("fails", "FAILED")
+    assert (retried, final) == ("500", "489")
+    assert "the task raised" in answers[retried]
+    assert "the task raised" in answers[final]
+    assert "max_retries=0" in answers[final]
+    root = " ".join((ROOT / "README.md").read_text().split())
+    assert "a `500` means the task itself raised" not in root
+    assert "`489` on its last attempt" in root
+
+
+@pytest.mark.skipif(not available("upstash_workflow"), reason="no workflow SDK")
+def test_the_workflow_ran_each_step_once_with_its_sleep(demo: dict[str, Any]) -> None:
+    lines = demo["output"].splitlines()
+    start = lines.index("== workflow ==")
+    assert lines[start + 1] == "run | state | steps"
+    run_id, state, steps = lines[start + 2].split(" | ")
+    assert run_id.startswith("wfr_")
+    assert state == "RUN_SUCCESS"
+    assert steps == "create-account, wait-before-welcome, send-welcome, finish"
+    runs = query(
+        demo["workdir"],
+        "SELECT task, COUNT(*) FROM example_taskrun WHERE task LIKE 'onboarding:%' GROUP BY task",
+    )
+    assert dict(runs) == {"onboarding:account": 1, "onboarding:welcome": 1, "onboarding:done": 1}
+    ((account, welcome),) = query(
+        demo["workdir"],
+        "SELECT (SELECT julianday(created) FROM example_taskrun WHERE task = 'onboarding:account'),"
+        " (SELECT julianday(created) FROM example_taskrun WHERE task = 'onboarding:welcome')",
+    )
+    # Step 1 ran before the 2 s sleep began, step 2 once it was over.
+    assert (welcome - account) * 86400 >= 2.0

@@ -13,6 +13,9 @@ A block's kind is set by an HTML comment on the line just before its fence:
   with the other names applied (``override_settings``) django-qstash's system checks pass.
 * ``<!-- docs-test: urls -->``: a **URLconf fragment**. Used as ``ROOT_URLCONF``, the webhook
   route check passes.
+* ``<!-- docs-test: file PATH -->`` / ``<!-- docs-test: append PATH -->``: a file of the core
+  README's quick start, written (or appended to) by ``tests/docs/test_quick_start.py``, which runs
+  that section's shell blocks too.
 
 Fenced blocks in other languages (``bash``, plain) are not run.
 """
@@ -45,8 +48,8 @@ SOURCES = [
     ROOT / name / "src"
     for name in ("django-qstash-core", "django-qstash-results", "django-qstash-schedules")
 ]
-KINDS = ("example", "settings", "urls")
-MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\s*-->\s*$")
+KINDS = ("example", "settings", "urls", "file", "append")
+MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)[^>]*-->\s*$")
 EXPECTED = re.compile(r"^\s*print\(.*\)\s*#\s*->\s?(.*)$")
 
 
@@ -156,7 +159,7 @@ def test_urls_fragment(block: Block) -> None:
 @pytest.fixture(scope="module")
 def qstash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A QStash dev server subprocess (fast retries), started with the demo's own helper."""
-    from demo import Stack, free_port  # sample_project/demo.py
+    from tour.servers import Stack, free_port  # sample_project/tour/
 
     workdir = tmp_path_factory.mktemp("readme-devserver")
     stack = Stack(
@@ -304,11 +307,70 @@ def test_every_readme_block_has_a_known_kind() -> None:
     assert {block.kind for block in ALL_BLOCKS} <= set(KINDS)
 
 
-def test_relative_links_resolve() -> None:
+#: Where the READMEs link into this repository: absolute, so that the links work on PyPI too,
+#: where each README is a distribution's long description.
+REPOSITORY = "https://github.com/jmitchel3/django-qstash"
+LINK = re.compile(
+    r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE
+)
+HTML_LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def links(text: str) -> list[str]:
+    found = [a or b for a, b in LINK.findall(text)]
+    return found + HTML_LINK.findall(text)
+
+
+def long_descriptions() -> list[Path]:
+    """The README each distribution's pyproject.toml names as its long description."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    found = []
+    for pyproject in [ROOT / "pyproject.toml", *ROOT.glob("django-qstash-*/pyproject.toml")]:
+        readme = tomllib.loads(pyproject.read_text())["project"]["readme"]
+        found.append(pyproject.parent / (readme if isinstance(readme, str) else readme["file"]))
+    return found
+
+
+def test_every_readme_is_a_long_description() -> None:
+    assert sorted(long_descriptions()) == sorted(READMES)
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_long_description_has_a_relative_link(readme: Path) -> None:
+    relative = [
+        target for target in links(readme.read_text()) if not re.match(r"^(https?|mailto):", target)
+    ]
+    assert relative == [], f"{readme.relative_to(ROOT)}: relative links 404 on PyPI: {relative}"
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The ids GitHub gives a document's headings."""
+    anchors = set()
+    for heading in re.findall(r"^#{1,6}\s+(.*)$", markdown, re.MULTILINE):
+        text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+        anchors.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return anchors
+
+
+def test_links_into_the_repository_resolve() -> None:
+    checked = 0
     for readme in READMES:
-        if not readme.exists():
-            continue
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme.read_text()):
-            if "://" in target or target.startswith("mailto:"):
+        for target in links(readme.read_text()):
+            if not target.startswith(REPOSITORY):
                 continue
-            assert (readme.parent / target).exists(), f"{readme.relative_to(ROOT)}: {target}"
+            rest, _, anchor = target.removeprefix(REPOSITORY).partition("#")
+            match = re.match(r"^/(?:blob|tree)/main/(.*)$", rest)
+            assert rest == "" or match, f"{readme.relative_to(ROOT)}: {target}"
+            path = ROOT / (match.group(1) if match else "")
+            assert path.exists(), f"{readme.relative_to(ROOT)}: {target}"
+            if anchor:
+                page = path / "README.md" if path.is_dir() else path
+                assert anchor in github_anchors(page.read_text()), (
+                    f"{readme.relative_to(ROOT)}: no heading #{anchor} in {target}"
+                )
+            checked += 1
+    assert checked > 20

@@ -37,6 +37,8 @@ const server = http.createServer(async (req, res) => {
     body,
     retried: req.headers["upstash-retried"] ?? null,
     custom: req.headers["x-custom"] ?? null,
+    // Every header line as received: a repeated header shows up once per line.
+    rawHeaders: req.rawHeaders,
   });
   if (req.url === "/flaky" && flakyFailures > 0) {
     flakyFailures -= 1;
@@ -106,6 +108,39 @@ if (later) {
   await step("messages.get", () => client.messages.get(later.messageId));
   await step("messages.delete", () => client.messages.delete(later.messageId));
 }
+// What the SDK's own tests expect of QStash: deleting an unknown URL group is not an error, a
+// flow control without a period has the default one, and forwarded headers never duplicate the
+// server's own (the Workflow SDK forwards every header it received).
+await step("urlGroups.delete unknown, twice", async () => {
+  await client.urlGroups.delete("js-never-created");
+  await client.urlGroups.delete("js-never-created");
+  return true;
+});
+const limited = await step("publish with a rate and no period", () =>
+  client.publishJSON({
+    url: `${here}/never`,
+    body: {},
+    delay: 3600,
+    flowControl: { key: "js-no-period", rate: 5 },
+  }),
+);
+if (limited) {
+  await step("messages.get without a period", () => client.messages.get(limited.messageId));
+  await step("messages.delete without a period", () => client.messages.delete(limited.messageId));
+}
+await step("publish forwarding the server's own headers", () =>
+  client.publishJSON({
+    url: `${here}/forwarded`,
+    body: { forwarded: true },
+    headers: {
+      "Upstash-Forward-Upstash-Signature": "forged",
+      "Upstash-Forward-Upstash-Message-Id": "msg_forged",
+      "Upstash-Forward-Content-Length": "3",
+      "Upstash-Forward-Host": "forged.example",
+      "Upstash-Forward-Transfer-Encoding": "chunked",
+    },
+  }),
+);
 const dead = await step("publish to a closed port", () =>
   client.publishJSON({ url: "http://127.0.0.1:9/closed", body: { d: 1 }, retries: 0 }),
 );
@@ -129,7 +164,7 @@ if (config.devPort) {
   );
 }
 
-const paths = ["/plain", "/delayed", "/queued", "/batch-1", "/batch-2"];
+const paths = ["/plain", "/delayed", "/queued", "/batch-1", "/batch-2", "/forwarded"];
 if (config.devPort) paths.push("/dev-mode");
 await until(
   () =>

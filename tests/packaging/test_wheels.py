@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -107,10 +108,35 @@ def test_core_alone(wheels, tmp_path):
         assert importlib.util.find_spec("django_qstash.schedules") is None
         from django_qstash.discovery.utils import discover_tasks
         print("ok", discover_tasks(paths_only=True))
+        # Without the workflows extra the SDK is really missing: the error names the extra.
+        from django.core.exceptions import ImproperlyConfigured
+        try:
+            from django_qstash.workflows import WorkflowContext
+        except ImproperlyConfigured as exc:
+            print("no sdk:", 'pip install "django-qstash-core[workflows]"' in str(exc))
         """,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ['__main__.add']")
+    assert "no sdk: True" in result.stdout
+
+
+def test_core_with_the_workflows_extra(wheels, tmp_path):
+    python = fresh_venv(tmp_path, Path(f"{wheels['django_qstash_core']}[workflows]"))
+    result = run(
+        python,
+        ["django_qstash"],
+        """
+        from django_qstash.workflows import Workflow, WorkflowContext
+
+        def greet(context):
+            context.run("hello", lambda: "hello")
+
+        print("ok", WorkflowContext.__module__, Workflow(greet, name="greet").name)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok upstash_workflow.context.context greet"
 
 
 def test_core_and_results(wheels, tmp_path):
@@ -157,3 +183,48 @@ def test_the_django_qstash_meta_package_installs_all_three(wheels, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ")
+
+
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Every sdist and wheel the workspace builds, as they would be uploaded."""
+    out = tmp_path_factory.mktemp("upload")
+    subprocess.run(
+        [uv(), "build", "--all-packages", "--out-dir", str(out), "--quiet"],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    built = sorted(out.glob("*.whl")) + sorted(out.glob("*.tar.gz"))
+    assert len(built) == 8, built
+    return built
+
+
+def test_twine_check_passes_on_every_distribution(distributions):
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, distributions)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == len(distributions), result.stdout
+
+
+def test_each_long_description_has_only_absolute_links_and_project_urls(distributions):
+    from email.parser import Parser
+
+    from tests.docs.test_readmes import links
+
+    for wheel in [path for path in distributions if path.suffix == ".whl"]:
+        with zipfile.ZipFile(wheel) as archive:
+            (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+            metadata = Parser().parsestr(archive.read(name).decode())
+        description = metadata.get_payload()
+        assert metadata["Description-Content-Type"] == "text/markdown", wheel.name
+        assert len(description) > 500, wheel.name
+        relative = [t for t in links(description) if not t.startswith(("https://", "mailto:"))]
+        assert relative == [], f"{wheel.name}: {relative}"
+        urls = dict(value.split(", ", 1) for value in metadata.get_all("Project-URL") or [])
+        assert {"Homepage", "Documentation", "Issues"} <= set(urls), wheel.name
+        assert all(url.startswith("https://github.com/") for url in urls.values()), urls

@@ -23,6 +23,7 @@ from tests.support.signing import make_token
 
 SETTINGS = "tests.reliability.server_settings"
 SETTINGS_CORE_ONLY = "tests.reliability.server_settings_core"
+SETTINGS_ROW = "tests.reliability.server_settings_row"
 HOLD = "tests.reliability.liveapp.tasks.hold"
 RECORD = "example.tasks.record"
 FAIL_UNTIL = "example.tasks.fail_until"
@@ -143,7 +144,12 @@ def webhook(site: DjangoServer) -> Iterator[Webhook]:
 
 
 @pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    scope="module",
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("postgres-row", marks=pytest.mark.postgres),
+    ],
 )
 def multi_site(
     request: pytest.FixtureRequest,
@@ -152,11 +158,13 @@ def multi_site(
     qstash_devserver: DevServerProcess,
 ) -> Iterator[DjangoServer]:
     """The sample project (+ liveapp) under gunicorn with 4 worker processes, results app
-    installed: on SQLite (lock claim mode), and on PostgreSQL (row claim mode) in the
-    ``postgres`` run."""
+    installed: on SQLite (lock claim mode: file locks), and in the ``postgres`` run on
+    PostgreSQL in lock mode (advisory locks, the default there) and in row mode."""
     options: dict[str, Any] = {"workers": 4}
     name = None
-    if request.param == "postgres":
+    if request.param == "postgres-row":
+        options["settings"] = SETTINGS_ROW
+    if request.param.startswith("postgres"):
         template = request.getfixturevalue("migrated_template_pg")
         name = f"qstash_reliability_{uuid.uuid4().hex[:12]}"
         options["database_url"] = pg_create(name, template)

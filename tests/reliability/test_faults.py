@@ -22,7 +22,9 @@ from example.models import TaskRun
 from example.tasks import record
 from tests.reliability.conftest import (
     HOLD,
+    SETTINGS,
     SETTINGS_CORE_ONLY,
+    SETTINGS_ROW,
     Webhook,
     assert_refused,
     message,
@@ -169,23 +171,29 @@ def test_dev_server_killed_mid_delivery_without_the_results_app_runs_it_again(
 # --------------------------------------------------------------------------- the database dies
 
 
-@pytest.fixture
+@pytest.fixture(params=["lock", "row"])
 def pg_site(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     migrated_template_db: Path,
     qstash_devserver: DevServerProcess,
-) -> Iterator[tuple[DjangoServer, str]]:
+) -> Iterator[tuple[DjangoServer, str, str]]:
+    """The sample project on a PostgreSQL database of its own, in either claim mode."""
     from tests.support.liveserver import pg_create, pg_drop
 
     template = request.getfixturevalue("migrated_template_pg")
     name = f"qstash_faults_{uuid.uuid4().hex[:12]}"
     url = pg_create(name, template)
+    settings = SETTINGS_ROW if request.param == "row" else SETTINGS
     server = start_site(
-        tmp_path / "pg-site", qstash_devserver, migrated_template_db, database_url=url
+        tmp_path / "pg-site",
+        qstash_devserver,
+        migrated_template_db,
+        database_url=url,
+        settings=settings,
     )
     try:
-        yield server, name
+        yield server, name, request.param
     finally:
         server.stop()
         pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
@@ -194,9 +202,9 @@ def pg_site(
 
 @pytest.mark.postgres
 def test_database_gone_during_the_result_write_loses_no_outcome_and_runs_nothing_twice(
-    pg_site: tuple[DjangoServer, str], tmp_path: Path
+    pg_site: tuple[DjangoServer, str, str], tmp_path: Path
 ):
-    server, name = pg_site
+    server, name, mode = pg_site
     hook = Webhook(server)
     devserver = server.devserver
     key = new_id("dbdown")
@@ -234,12 +242,20 @@ def test_database_gone_during_the_result_write_loses_no_outcome_and_runs_nothing
         assert_refused(hook.post(body, message_id=message_id, retried=1), 503, "store_unavailable")
     finally:
         pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    # Back up: the message is still held by its STARTED claim (the lease), so a redelivery
-    # is turned away (409) instead of running the task a second time.
     again = hook.post(body, message_id=message_id, retried=2)
-    assert_refused(again, 409, "in_progress")
+    if mode == "row":
+        # Back up: the message is still held by its STARTED claim (the lease), so a redelivery
+        # is turned away (409) instead of running the task a second time.
+        assert_refused(again, 409, "in_progress")
+        assert hook.results(message_id) == [("STARTED", 1)]
+    else:
+        # Back up: the worker kept the outcome its locks could no longer guard (they went with
+        # its database session) and writes it before its next claim, so the redelivery finds
+        # the message done instead of running the task a second time.
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate"), again.text
+        assert hook.results(message_id) == [("SUCCESS", 1)]
+        assert "now that the database answers again" in server.log()
     assert hook.runs(key, "hold_started") == 1
-    assert hook.results(message_id) == [("STARTED", 1)]
 
 
 # --------------------------------------------------------------------------- schedules

@@ -1,5 +1,6 @@
 """The same message delivered N times at once runs its task once (results app, 4 gunicorn
-worker processes; SQLite in lock claim mode, PostgreSQL in row claim mode).
+worker processes; SQLite in lock claim mode, PostgreSQL in lock mode, its default, and in row
+mode).
 
 Each real QStash attempt carries a fresh token, so a redelivery storm is N valid tokens for one
 ``Upstash-Message-Id``; a replay storm is one token sent N times (under one or many ids). Either

@@ -128,5 +128,29 @@ def results_sql_fails(when: Callable[[str], bool] = lambda sql: True) -> Iterato
         yield refused
 
 
-def is_write(sql: str) -> bool:
-    return sql.lstrip().upper().startswith(("INSERT", "UPDATE"))
+class OtherSession:
+    """Advisory locks held by a database session of its own, as another worker's would be (a
+    session may take its own advisory locks again, so the test's connection cannot)."""
+
+    def __init__(self, *keys: str) -> None:
+        from django.db import connections
+
+        from django_qstash.results.locks import advisory_key
+
+        self.connection = connections.create_connection("default")
+        self.ids = [advisory_key(key) for key in keys]
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT " + ", ".join(["pg_try_advisory_lock(%s)"] * len(self.ids)), self.ids
+            )
+            assert all(cursor.fetchone()), f"{keys} are held by another session"
+
+    def release(self) -> None:
+        # Unlocked first: a closed session's locks go only once its server process has ended.
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        self.connection.close()
+
+
+def other_session_holds(*keys: str) -> OtherSession:
+    return OtherSession(*keys)

@@ -64,13 +64,12 @@ def test_the_changelist_shows_names_status_attempts_times_and_duration(admin_cli
         assert text in html
     columns = response.context["cl"].list_display
     assert columns[1:] == [
-        "task_id",
-        "task_name",
-        "status",
-        "attempts",
-        "date_created",
-        "date_started",
-        "date_done",
+        "task_display",
+        "status_display",
+        "attempts_display",
+        "created_display",
+        "started_display",
+        "done_display",
         "duration_display",
     ]
 
@@ -138,7 +137,8 @@ def test_requeue_reports_a_task_that_no_longer_exists(admin_client, qstash):
         CHANGELIST, {"action": "requeue_selected", "_selected_action": [row.pk]}, follow=True
     )
     assert "Could not requeue app.tasks.removed [msg_gone]" in response.content.decode()
-    assert qstash.requests == []
+    # Nothing published (the list may have asked QStash when the PENDING row is due).
+    assert [r for r in qstash.requests if r.method != "GET"] == []
 
 
 def test_delete_selected(admin_client, results):

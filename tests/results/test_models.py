@@ -26,7 +26,7 @@ def test_defaults_and_str():
     )
     assert row.date_created is not None
     assert (row.date_started, row.date_done, row.duration) == (None, None, None)
-    assert str(row) == "<Task: msg_1 (PENDING)>"
+    assert str(row) == f"{row.task_name} pending [msg_1]"
     assert row.ready is False
     row.status = TaskStatus.FAILURE
     assert row.ready is True

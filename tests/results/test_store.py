@@ -16,9 +16,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_qstash import hooks
+from django_qstash.results.locks import AdvisoryLocks, FileLocks, ProcessLocks
 from django_qstash.results.models import SeenSignature, TaskResult, TaskStatus
 from django_qstash.results.store import DatabaseResultStore, jsonable_result
-from tests.results.conftest import is_write, results_sql_fails
+from tests.results.conftest import other_session_holds, results_sql_fails
+from tests.support.commits import is_write
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_mode")]
 
@@ -68,6 +70,8 @@ def hold(db_store: DatabaseResultStore, *keys: str) -> Any:
     """Take lock-mode locks as another delivery (another thread or process) would."""
     locks = db_store.locks_for("default")
     assert locks is not None
+    if isinstance(locks, AdvisoryLocks):
+        return other_session_holds(*keys)
     held = locks.try_acquire(list(keys))
     assert not isinstance(held, str)
     return held
@@ -90,10 +94,21 @@ def test_the_mode_follows_the_setting(db_store, claim_mode):
 
 
 @pytest.mark.parametrize("claim_mode", ["auto"], indirect=True)
-def test_auto_is_lock_on_sqlite_and_row_elsewhere(db_store):
+def test_auto_is_lock_on_sqlite_and_postgresql_and_row_elsewhere(db_store, monkeypatch):
     from django.db import connection
 
-    assert db_store.claim_mode() == ("lock" if connection.vendor == "sqlite" else "row")
+    assert db_store.claim_mode() == "lock"
+    assert connection.vendor in ("sqlite", "postgresql")
+    kind = AdvisoryLocks if connection.vendor == "postgresql" else (FileLocks, ProcessLocks)
+    assert isinstance(db_store.locks_for("default"), kind)
+    # Django's connection pool hands a connection, and the advisory locks it holds, to the next
+    # request: auto claims by row there.
+    from django.db import connections
+
+    wrapper = connections["default"]
+    monkeypatch.setitem(wrapper.settings_dict, "OPTIONS", {**wrapper.settings_dict["OPTIONS"]})
+    wrapper.settings_dict["OPTIONS"]["pool"] = True
+    assert db_store.claim_mode() == "row"
 
 
 @only_row
@@ -431,6 +446,8 @@ def test_get(db_store):
         kwargs={"b": 2},
         attempts=1,
         date_done=row().date_done,
+        date_created=row().date_created,
+        date_started=row().date_started,
     )
 
 
@@ -471,14 +488,32 @@ def test_lock_mode_keeps_the_locks_of_an_unstored_outcome_until_the_token_expire
 ):
     d = delivery(jti="jwt_kept", exp=time.time() + 60)
     db_store.claim(d)
-    with results_sql_fails(is_write), pytest.raises(OperationalError):
-        db_store.record_success(d, "ok", 0.0)
-    # The database is back, nothing was stored: the parked locks hold the message and token.
-    assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
-    assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
+    with results_sql_fails(lambda sql: is_write(sql) and "taskresult" in sql):
+        with pytest.raises(OperationalError):
+            db_store.record_success(d, "ok", 0.0)
+        # The outcome still cannot be written: the kept locks hold the message and its token.
+        assert db_store.claim(delivery(retried=1)) is IN_PROGRESS
+        assert db_store.claim(delivery("msg_2", jti="jwt_kept")) is REPLAYED
+    assert not TaskResult.objects.exists()
     # Once the token has expired, core refuses it anyway, and the message is free again.
     monkeypatch.setattr(time, "time", lambda: d.signature_expires + 10)
     assert db_store.claim(delivery(retried=1)) is RUN
+
+
+@only_lock
+def test_lock_mode_writes_an_unstored_outcome_before_its_next_claim(db_store, caplog):
+    d = delivery(jti="jwt_later", exp=time.time() + 60)
+    db_store.claim(d)
+    with results_sql_fails(is_write), pytest.raises(OperationalError):
+        db_store.record_success(d, "ok", 0.0)
+    # The database writes again: the next claim first stores the kept outcome, so the
+    # redelivery is a duplicate and the row is complete.
+    with caplog.at_level(logging.WARNING, logger="django_qstash.results"):
+        assert db_store.claim(delivery(retried=1)) is ALREADY_SUCCEEDED
+    assert "now that the database answers again" in caplog.text
+    assert (row().status, row().result, row().attempts) == (TaskStatus.SUCCESS, "ok", 1)
+    assert SeenSignature.objects.filter(jti="jwt_later").exists()
+    assert db_store.claim(delivery("msg_2", jti="jwt_later")) is REPLAYED
 
 
 @only_lock
@@ -486,9 +521,7 @@ def test_lock_mode_releases_the_locks_of_a_claim_whose_outcome_never_came(db_sto
     assert db_store.claim(delivery(jti="jwt_lost")) is RUN
     # The next claim in this thread means the previous request is over.
     assert db_store.claim(delivery("msg_2")) is RUN
-    other = db_store.locks_for("default").try_acquire(["msg:msg_1", "jti:jwt_lost"])
-    assert not isinstance(other, str)
-    other.release()
+    hold(db_store, "msg:msg_1", "jti:jwt_lost").release()
 
 
 @only_lock
@@ -563,3 +596,28 @@ def test_an_unknown_claim_mode_is_refused_with_the_choices(db_store):
         pytest.raises(ImproperlyConfigured, match=r"\['auto', 'lock', 'row'\]"),
     ):
         db_store.claim(delivery())
+
+
+@override_settings(DJANGO_QSTASH_RESULTS_STORE_PENDING=True)
+@pytest.mark.parametrize("published_first", [False, True])
+def test_a_django_task_record_and_the_times_are_stored_and_read_back(db_store, published_first):
+    if published_first:  # a PENDING row from publishing, which the delivery then updates
+        db_store.record_published("msg_1", "example.tasks.record", ["k"], {})
+    record = {"enqueued_at": "2026-01-02T03:04:05.000006+00:00", "queue_name": "emails"}
+    attempt = delivery()
+    attempt.options = {"django_task": record}
+    assert db_store.claim(attempt) is RUN
+    db_store.record_success(attempt, 1, 0.1)
+    stored = db_store.get("msg_1")
+    assert stored is not None
+    assert stored.django_task == record
+    assert stored.date_created == row().date_created
+    assert stored.date_started == row().date_started is not None
+    assert stored.date_done == row().date_done is not None
+
+
+def test_a_row_without_a_django_task_record_reads_none(db_store):
+    attempt = delivery()
+    db_store.claim(attempt)
+    db_store.record_success(attempt, 1, 0.1)
+    assert db_store.get("msg_1").django_task is None

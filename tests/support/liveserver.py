@@ -3,7 +3,8 @@
 Fixtures:
 
 * ``django_server_factory`` (function): ``django_server_factory(devserver, workers=1,
-  server="gunicorn", env={...}, database="sqlite")`` starts ``sample_project`` with ``QSTASH_*``
+  server="gunicorn", env={...}, database="sqlite")`` (``server="uvicorn"``: one ASGI worker,
+  ``asgi_app=`` to serve another application than ``cfehome.asgi``) starts ``sample_project`` with ``QSTASH_*``
   pointing at the dev server, ``DJANGO_QSTASH_DOMAIN`` at itself and a fresh, already migrated
   database; it is stopped at teardown. ``database="postgres"`` gives it a fresh PostgreSQL
   database instead (a copy of one migrated per session, on the server of ``DATABASE_URL`` or
@@ -62,6 +63,8 @@ def base_env(database: Path | str) -> dict[str, str]:
         DATABASE_URL=database_url(database),
         DJANGO_QSTASH_FORCE_HTTPS="False",
         DJANGO_DEBUG="False",
+        # The sample project's default is on (for its users); the suite's servers keep it off.
+        DJANGO_QSTASH_RESULTS_STORE_PENDING="False",
     )
     return env
 
@@ -129,6 +132,7 @@ class DjangoServer:
         threads: int = 4,
         env: dict[str, str] | None = None,
         database_url: str | None = None,
+        asgi_app: str = "cfehome.asgi:application",
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -144,6 +148,7 @@ class DjangoServer:
             else:
                 migrate(self.database)
         self.kind = server
+        self.asgi_app = asgi_app
         self.workers = workers
         self.threads = threads
         self.extra_env = env or {}
@@ -165,6 +170,24 @@ class DjangoServer:
         return env
 
     def command(self) -> list[str]:
+        if self.kind == "uvicorn":
+            # One worker, one event loop; ``asgi_app`` may wrap the project's (a probe).
+            return [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.asgi_app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--loop",
+                "asyncio",
+                "--log-level",
+                "warning",
+            ]
         if self.kind == "runserver":
             command = [sys.executable, str(SAMPLE_PROJECT / "manage.py"), "runserver"]
             command += ["--noreload", "--skip-checks", f"127.0.0.1:{self.port}"]

@@ -16,6 +16,7 @@ from django_qstash import hooks
 from django_qstash.tasks_compat import task_enqueued, task_finished, task_started
 from tests.support.signing import make_token
 from tests.tasks_backend import tasks
+from tests.tasks_backend.contract import contract, contract_server  # noqa: F401 - fixtures
 
 QSTASH_TASKS = {
     "default": {

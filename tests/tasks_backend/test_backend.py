@@ -149,13 +149,16 @@ def test_enqueue_publishes_the_same_envelope_as_delay(qstash, no_result_store):
     task_request, shared_request = qstash.requests
     assert task_request.path == shared_request.path == f"/v2/publish/{WEBHOOK}"
     assert task_request.headers["Content-Type"] == "application/json"
-    assert task_request.json() == {
+    body = task_request.json()
+    # The same envelope, plus when the task was enqueued (for the context and get_result).
+    assert body.pop("options") == {"django_task": {"enqueued_at": result.enqueued_at.isoformat()}}
+    assert body == {
         "v": 1,
         "task": "tests.tasks_backend.tasks.add",
         "args": [1],
         "kwargs": {"b": 2},
     }
-    assert shared_request.json() == {**task_request.json(), "task": shared_add.name}
+    assert shared_request.json() == {**body, "task": shared_add.name}
     assert "Upstash-Not-Before" not in task_request.headers
     assert "Upstash-Retries" not in task_request.headers
 
@@ -216,15 +219,16 @@ def test_a_deferred_task_on_a_queue_keeps_its_not_before(qstash, no_result_store
 def test_qstash_options_become_headers_and_max_retries_travels_in_the_message(
     qstash, no_result_store
 ):
-    tasks.add.using(
-        max_retries=2,
-        timeout=30,
-        retry_delay="1000 * retried",
-        deduplication_id="order-1",
-        callback="https://cb.example/ok",
-        failure_callback="https://cb.example/failed",
-        label="reports",
-    ).enqueue(1, 2)
+    options = {
+        "max_retries": 2,
+        "timeout": 30,
+        "retry_delay": "1000 * retried",
+        "deduplication_id": "order-1",
+        "callback": "https://cb.example/ok",
+        "failure_callback": "https://cb.example/failed",
+        "label": "reports",
+    }
+    result = tasks.add.using(**options).enqueue(1, 2)
     request = qstash.requests[0]
     headers = request.headers
     assert headers["Upstash-Retries"] == "2"
@@ -234,7 +238,11 @@ def test_qstash_options_become_headers_and_max_retries_travels_in_the_message(
     assert headers["Upstash-Callback"] == "https://cb.example/ok"
     assert headers["Upstash-Failure-Callback"] == "https://cb.example/failed"
     assert headers["Upstash-Label"] == "reports"
-    assert request.json()["options"] == {"max_retries": 2}
+    # The message carries max_retries for the webhook, and the task as enqueued for its result.
+    assert request.json()["options"] == {
+        "max_retries": 2,
+        "django_task": {"enqueued_at": result.enqueued_at.isoformat(), **options},
+    }
 
 
 def test_options_set_defaults_that_a_task_overrides(qstash, no_result_store):
@@ -312,6 +320,37 @@ def test_aenqueue(qstash, no_result_store):
     result = asyncio.run(tasks.add.aenqueue(3, 4))
     assert result.id == "msg_recorded"
     assert qstash.requests[0].json()["args"] == [3, 4]
+
+
+def test_aenqueue_publishes_without_sync_to_async(
+    qstash, task_signals, no_result_store, monkeypatch
+):
+    from asgiref.sync import SyncToAsync
+
+    hops: list[object] = []
+    original = SyncToAsync.__call__
+
+    async def observed(self: SyncToAsync, *args: object, **kwargs: object) -> object:  # type: ignore[type-arg]
+        hops.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", observed)
+    result = asyncio.run(tasks.add.aenqueue(3, 4))
+    tasks.add.enqueue(3, 4)
+    async_request, sync_request = qstash.requests
+    async_body, sync_body = async_request.json(), sync_request.json()
+    # Each message says when it was enqueued (the async one as its TaskResult does); the rest
+    # is the same.
+    enqueued_at = async_body["options"]["django_task"].pop("enqueued_at")
+    assert enqueued_at == result.enqueued_at.isoformat()
+    assert sync_body["options"]["django_task"].pop("enqueued_at")
+    assert async_body == sync_body
+    assert async_request.path == sync_request.path
+    # Only the (sync) task_enqueued receiver ran in a thread, as Django runs them; the publish did not.
+    assert [getattr(h, "__qualname__", "?") for h in hops] == [
+        "Signal.asend_robust.<locals>.sync_send"
+    ]
+    assert task_signals.seen[0].result is result
 
 
 # ------------------------------------------------------------------ eager mode

@@ -150,3 +150,44 @@ def test_async_variants(fake_store):
 def test_without_a_result_store_get_result_is_not_implemented(no_result_store):
     with pytest.raises(NotImplementedError, match="django_qstash.results"):
         tasks.add.get_result("msg_1")
+
+
+def test_the_result_has_the_task_and_the_enqueue_time_the_message_carried(fake_store):
+    enqueued = timezone.now() - datetime.timedelta(seconds=5)
+    run_after = enqueued + datetime.timedelta(seconds=2)
+    fake_store.results["msg_1"] = stored(
+        "SUCCESS",
+        result=3,
+        date_created=enqueued + datetime.timedelta(seconds=1),  # the first delivery
+        date_started=DONE,
+        django_task={
+            "enqueued_at": enqueued.isoformat(),
+            "queue_name": "emails",
+            "run_after": run_after.isoformat(),
+            "max_retries": 1,
+        },
+    )
+    result = tasks.add.get_result("msg_1")
+    assert result.enqueued_at == enqueued
+    assert result.task == tasks.add.using(queue_name="emails", run_after=run_after, max_retries=1)
+
+
+def test_a_record_that_no_longer_fits_gives_the_task_as_defined(fake_store):
+    # Its queue left QUEUES since: the result is still readable.
+    fake_store.results["msg_1"] = stored("SUCCESS", django_task={"queue_name": "gone"})
+    assert tasks.add.get_result("msg_1").task == tasks.add
+
+
+def test_without_a_record_the_store_times_are_used(fake_store):
+    created = timezone.now()
+    fake_store.results["msg_1"] = stored("PENDING", date_created=created)
+    result = tasks.add.get_result("msg_1")
+    assert (result.enqueued_at, result.started_at, result.task) == (created, None, tasks.add)
+
+
+@pytest.mark.parametrize("record", ["garbage", ["queue_name"], {"enqueued_at": "not a time"}])
+def test_a_record_that_is_not_one_is_ignored(fake_store, record):
+    created = timezone.now()
+    fake_store.results["msg_1"] = stored("SUCCESS", date_created=created, django_task=record)
+    result = tasks.add.get_result("msg_1")
+    assert (result.task, result.enqueued_at) == (tasks.add, created)

@@ -147,12 +147,28 @@ def test_with_the_results_app_a_result_can_be_read_and_refreshed(qstash, deliver
     try:
         qstash.answer = (200, {"messageId": "msg_refresh"}, {})
         result = tasks.add.enqueue(20, 1)
-        assert tasks.add.get_result(result.id).status == TaskResultStatus.READY
+        enqueued_at = result.enqueued_at
+        pending = tasks.add.get_result(result.id)
+        assert pending.status == TaskResultStatus.READY
+        # Before the first delivery: the PENDING row's time, written just after enqueue().
+        assert pending.enqueued_at >= enqueued_at
         delivered = deliver_body(qstash.requests[-1].body, message_id=result.id)
         assert delivered.status_code == 200
         result.refresh()
+        assert result.enqueued_at == enqueued_at  # the time the message carried
         assert result.status == TaskResultStatus.SUCCESSFUL
         assert result.return_value == 21
         assert result.finished_at is not None
     finally:
         hooks.unregister_result_store()
+
+
+@pytest.mark.parametrize("record", ["garbage", {"queue_name": 7, "enqueued_at": 1}])
+def test_a_message_with_a_malformed_django_task_record_still_runs(deliver_body, record):
+    # Messages built elsewhere (another SDK) may carry anything there: the task as defined runs.
+    body = hooks.build_message(
+        tasks.context_info.module_path, ["k"], options={"django_task": record}
+    )
+    delivered = deliver_body(body)
+    assert delivered.status_code == 200
+    assert delivered.body["result"]["key"] == "k"

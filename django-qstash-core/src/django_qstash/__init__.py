@@ -17,20 +17,35 @@ __path__[:] = extend_path(__path__, __name__)
 __version__ = "0.10.0"
 __all__ = [
     "AsyncResult",
+    "Celery",
     "EagerResult",
     "GroupResult",
+    "QStashMessage",
     "Signature",
     "Task",
+    "apublish",
+    "apublish_batch",
     "chain",
+    "chord",
+    "current_app",
+    "get_task_logger",
     "group",
+    "publish",
+    "publish_batch",
     "shared_task",
     "signature",
     "stashed_task",
+    "verify_qstash",
+    "verify_qstash_request",
 ]
 
 if TYPE_CHECKING:
-    from django_qstash.canvas import Signature, chain, group, signature
+    from django_qstash.app import Celery, current_app
+    from django_qstash.canvas import Signature, chain, chord, group, signature
     from django_qstash.decorators import shared_task, stashed_task
+    from django_qstash.log import get_task_logger
+    from django_qstash.outbound import apublish, apublish_batch, publish, publish_batch
+    from django_qstash.receiving import QStashMessage, verify_qstash, verify_qstash_request
     from django_qstash.result import AsyncResult, EagerResult, GroupResult
     from django_qstash.task import Task
 
@@ -46,6 +61,19 @@ _LAZY = {
     "chain": "django_qstash.canvas",
     "group": "django_qstash.canvas",
     "signature": "django_qstash.canvas",
+    # Publishing to any URL, and receiving QStash messages in views of your own.
+    "publish": "django_qstash.outbound",
+    "apublish": "django_qstash.outbound",
+    "publish_batch": "django_qstash.outbound",
+    "apublish_batch": "django_qstash.outbound",
+    "QStashMessage": "django_qstash.receiving",
+    "verify_qstash": "django_qstash.receiving",
+    "verify_qstash_request": "django_qstash.receiving",
+    "chord": "django_qstash.canvas",
+    # Celery's app object, for `app = Celery("proj")` / `@app.task` codebases.
+    "Celery": "django_qstash.app",
+    "current_app": "django_qstash.app",
+    "get_task_logger": "django_qstash.log",
 }
 
 

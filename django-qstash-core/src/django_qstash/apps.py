@@ -15,5 +15,6 @@ class DjangoQStashConfig(AppConfig):
         from django_qstash.discovery.utils import autodiscover
 
         checks.register(qstash_checks.check_settings)
+        checks.register(qstash_checks.check_deploy_settings, deploy=True)
         checks.register(qstash_checks.check_webhook_route, checks.Tags.urls)
         autodiscover()

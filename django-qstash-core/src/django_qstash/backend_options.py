@@ -149,3 +149,68 @@ class QStashTask(_TaskBase):
         return {
             name: getattr(self, name) for name in TASK_OPTIONS if getattr(self, name) is not None
         }
+
+
+# ---------------------------------------------------------------------------- the task as enqueued
+
+#: The Task fields ``using()`` may change: a message carries those that differ from the task as
+#: its module defines it, so the webhook and ``get_result()`` see the task as it was enqueued.
+ENQUEUED_FIELDS = ("priority", "queue_name", "run_after", "backend", *TASK_OPTIONS)
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return value
+
+
+def enqueue_record(
+    task: Task[..., Any], defined: Task[..., Any], enqueued_at: datetime.datetime
+) -> dict[str, Any]:
+    """The message's ``django_task`` option: when ``task`` was enqueued, and how it differs
+    from ``defined`` (the task its module defines)."""
+    record: dict[str, Any] = {"enqueued_at": enqueued_at.isoformat()}
+    for name in ENQUEUED_FIELDS:
+        value = getattr(task, name, None)
+        if value != getattr(defined, name, None):
+            record[name] = _as_json(value)
+    return record
+
+
+def _moment(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _fields(record: Any) -> Mapping[str, Any]:
+    # A message published elsewhere may carry anything here: only a JSON object counts.
+    return record if isinstance(record, Mapping) else {}
+
+
+def enqueued_at_of(record: Any) -> datetime.datetime | None:
+    """When the task of a ``django_task`` record was enqueued (None when it does not say)."""
+    return _moment(_fields(record).get("enqueued_at"))
+
+
+def task_as_enqueued(defined: Task[..., Any], record: Any) -> Task[..., Any]:
+    """``defined`` with the ``using()`` options a ``django_task`` record carries.
+
+    A record that no longer fits the task (its queue left ``QUEUES``, say) gives ``defined``:
+    the task runs, and its result shows the task as defined.
+    """
+    fields = _fields(record)
+    changes = {name: fields[name] for name in ENQUEUED_FIELDS if name in fields}
+    if not changes:
+        return defined
+    if "run_after" in changes:
+        changes["run_after"] = _moment(changes["run_after"])
+    try:
+        return dataclasses.replace(defined, **changes)
+    except Exception:  # InvalidTask, or a field this task class lacks
+        return defined

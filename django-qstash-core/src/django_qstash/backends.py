@@ -16,10 +16,10 @@ runner. Nothing else is needed: no worker process.
 
 How a ``@task`` reaches the webhook: Django validates every Task with its backend when it is
 created (``Task.__post_init__`` calls :meth:`QStashBackend.validate_task`), and that is where the
-backend registers an adapter for it in django-qstash's task registry, under the Task's
-``module_path``. The webhook resolves messages by registered name only, as it does for
-``@shared_task``; so a task module must be imported by the process that serves the webhook
-(``tasks.py`` of an installed app is, by autodiscovery).
+backend registers an adapter for it (``backend_adapter``) in django-qstash's task registry, under
+the Task's ``module_path``. The webhook looks a message's task up there; a module of an installed
+app that nothing imported yet is imported by its path (``discovery.paths``), as Django's own
+backends find tasks, but never a module outside installed apps.
 
 Works with ``django.tasks`` (Django 6.0+) and with the ``django-tasks`` backport on Django 5.2.
 Without either, importing this module raises
@@ -29,48 +29,52 @@ Without either, importing this module raises
 
 from __future__ import annotations
 
-import contextvars
 import datetime
-import inspect
-import os
-import socket
-import traceback as traceback_module
-from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.checks import CheckMessage
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from django_qstash import envelope, pipeline, runner, signals, states
+from django_qstash.backend_adapter import (
+    READY,
+    UNKNOWN_WORKER,
+    DjangoTaskAdapter,
+    adapter_for,
+    eager_result,
+    send,
+    worker_id,
+)
 from django_qstash.backend_checks import check_backend
 from django_qstash.backend_options import (
     BACKEND_OPTIONS,
     QUEUE_NAME,
     TASK_OPTIONS,
     QStashTask,
+    enqueue_record,
+    enqueued_at_of,
     option_errors,
+    task_as_enqueued,
     unix_seconds,
 )
 from django_qstash.conf import conf
-from django_qstash.registry import registry
+from django_qstash.discovery.paths import find_task
+from django_qstash.exceptions import TaskNotRegistered
+from django_qstash.messages import PreparedMessage
 from django_qstash.store import Delivery, StoredResult, get_result_store
-from django_qstash.task import Task as QStashRuntimeTask
+from django_qstash.task_arguments import normalize_arguments
 from django_qstash.tasks_compat import (
     DEFAULT_TASK_QUEUE_NAME,
     BaseTaskBackend,
     InvalidTask,
     Task,
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultDoesNotExist,
     TaskResultStatus,
-    normalize_json,
     task_enqueued,
-    task_finished,
-    task_started,
 )
 
 __all__ = [
@@ -84,147 +88,7 @@ __all__ = [
     "worker_id",
 ]
 
-#: The worker id recorded for earlier attempts: QStash does not say which process ran them.
-UNKNOWN_WORKER = "unknown"
-
-#: Where an eager run (DJANGO_QSTASH_ALWAYS_EAGER) hands its TaskResult to the adapter.
-_eager_result: contextvars.ContextVar[TaskResult[..., Any] | None] = contextvars.ContextVar(
-    "django_qstash_eager_task_result", default=None
-)
-
-
-def worker_id() -> str:
-    """This process, as ``TaskResult.worker_ids`` records it: ``host:pid`` (at most 64 chars)."""
-    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
-
-
-def _send(signal: Signal, sender: Any, task_result: TaskResult[..., Any]) -> None:
-    # A receiver that raises is logged and changes nothing: the message is already published,
-    # or the task already ran, as for django-qstash's own hooks.
-    signals.send_robust(signal, sender, task_result=task_result)
-
-
-# ------------------------------------------------------------------------------ the adapter
-
-
-class DjangoTaskAdapter(QStashRuntimeTask[..., Any]):
-    """What the registry holds for a ``@task``: django-qstash's runtime task around it.
-
-    The webhook and the runner treat it like a ``@shared_task`` (name, signature check,
-    ``_invoke``). ``_invoke`` is where it behaves as Django's Tasks framework expects: it
-    builds the TaskResult of this attempt (its id is the QStash message id, its attempts come
-    from ``Upstash-Retried``), passes a TaskContext when the task ``takes_context``, and sends
-    ``task_started`` and ``task_finished``.
-    """
-
-    def __init__(self, django_task: Task[..., Any]) -> None:
-        super().__init__(django_task.func, name=django_task.module_path)
-        self.django_task = django_task
-        signature = inspect.signature(django_task.func)
-        if django_task.takes_context:
-            parameters = list(signature.parameters.values())[1:]
-            signature = signature.replace(parameters=parameters)
-        #: What a message's arguments must fit: the function's, without ``context``.
-        self.call_signature = signature
-
-    def __repr__(self) -> str:
-        return f"<@django.tasks.task: {self.name}>"
-
-    def bind_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-        """Raise TypeError, as a call would, if the arguments do not fit the function."""
-        try:
-            self.call_signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.name}(): {exc}") from None
-
-    def _backend_class(self) -> type:
-        try:
-            return type(self.django_task.get_backend())
-        except Exception:  # the alias is gone from TASKS in this process
-            return QStashBackend
-
-    def _result_for_delivery(self, args: list[Any], kwargs: dict[str, Any]) -> TaskResult[..., Any]:
-        request = self.request
-        # The QStash message id of this delivery (``message_id`` once core tells it apart from
-        # Celery's task id, which survives ``self.retry()``; a @task never republishes itself).
-        result_id = getattr(request, "message_id", None) or request.id or ""
-        return TaskResult(
-            task=self.django_task,
-            id=result_id,
-            status=READY,
-            enqueued_at=None,
-            started_at=None,
-            finished_at=None,
-            last_attempted_at=None,
-            args=args,
-            kwargs=kwargs,
-            backend=self.django_task.backend,
-            errors=[],
-            # One entry per attempt; QStash does not say who ran the earlier ones.
-            worker_ids=[UNKNOWN_WORKER] * max(0, request.retries),
-        )
-
-    def _invoke(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        result = _eager_result.get() or self._result_for_delivery(args, kwargs)
-        # Whatever the task itself runs (another eager enqueue, say) gets its own result.
-        token = _eager_result.set(None)
-        try:
-            return self._run(result, args, kwargs)
-        finally:
-            _eager_result.reset(token)
-
-    def _run(self, result: TaskResult[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        sender = self._backend_class()
-        now = timezone.now()
-        object.__setattr__(result, "status", TaskResultStatus.RUNNING)
-        if result.started_at is None:
-            object.__setattr__(result, "started_at", now)
-        object.__setattr__(result, "last_attempted_at", now)
-        result.worker_ids.append(worker_id())
-        _send(task_started, sender, result)
-
-        task = self.django_task
-        try:
-            if task.takes_context:
-                value = task.call(TaskContext(task_result=result), *args, **kwargs)
-            else:
-                value = task.call(*args, **kwargs)
-            value = normalize_json(value)
-        except Exception as exc:
-            object.__setattr__(result, "finished_at", timezone.now())
-            object.__setattr__(result, "status", TaskResultStatus.FAILED)
-            result.errors.append(
-                TaskError(
-                    exception_class_path=f"{type(exc).__module__}.{type(exc).__qualname__}",
-                    traceback="".join(traceback_module.format_exception(exc)),
-                )
-            )
-            # Inside the except block, so receivers (Django's logger) see sys.exc_info().
-            _send(task_finished, sender, result)
-            raise  # the runner answers non-2xx: QStash retries
-        object.__setattr__(result, "_return_value", value)
-        object.__setattr__(result, "finished_at", timezone.now())
-        object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
-        _send(task_finished, sender, result)
-        return value
-
-
-def adapter_for(task: Task[..., Any]) -> DjangoTaskAdapter:
-    """The registered adapter of ``task`` (registering one the first time)."""
-    name = task.module_path
-    if name in registry:
-        existing: Any = registry.get(name)
-        if isinstance(existing, DjangoTaskAdapter) and existing.django_task.func is task.func:
-            return existing
-    adapter = DjangoTaskAdapter(task)
-    registry.register(adapter)
-    return adapter
-
-
 # ------------------------------------------------------------------------------ the backend
-
-# The members by value: django-stubs types them as ``...``.
-READY = TaskResultStatus("READY")
 
 _STATUSES: dict[str, Any] = {
     states.PENDING: TaskResultStatus.READY,
@@ -276,7 +140,7 @@ class QStashBackend(BaseTaskBackend):
             problems = option_errors(task.qstash_options)
             if problems:
                 raise InvalidTask(f"{task.module_path}: {'; '.join(problems)}.")
-        adapter_for(task)
+        adapter_for(task, type(self))
 
     # -------------------------------------------------------------------------- enqueueing
 
@@ -296,32 +160,68 @@ class QStashBackend(BaseTaskBackend):
         return merged
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
-        self.validate_task(task)
-        adapter = adapter_for(task)
-        call_args, call_kwargs = list(args), dict(kwargs)
-        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
-
+        adapter, call_args, call_kwargs, enqueued_at = self._checked(task, args, kwargs)
         if conf.ALWAYS_EAGER:
             # The same JSON check as a publish: ArgumentsNotSerializable names the argument.
             envelope.build(adapter.name, call_args, call_kwargs)
-            return self._run_eagerly(task, adapter, call_args, call_kwargs)
-        # The same pipeline as .delay(); the options are the Task's, not carried in the body.
-        prepared = pipeline.prepare(
-            adapter, call_args, call_kwargs, self.publish_options(task), carry=False
-        )
+            return self._run_eagerly(task, adapter, call_args, call_kwargs, enqueued_at)
+        prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
         [message_id] = pipeline.dispatch([prepared], [adapter])
-        result = self._new_result(task, message_id, call_args, call_kwargs)
-        _send(task_enqueued, type(self), result)
+        result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
+        send(task_enqueued, type(self), result)
         return result
 
+    async def aenqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
+        """:meth:`enqueue` for async code, on the event loop's client (no ``sync_to_async``,
+        unlike Django's default; eager mode runs the task in a thread, as Django's does)."""
+        adapter, call_args, call_kwargs, enqueued_at = self._checked(task, args, kwargs)
+        if conf.ALWAYS_EAGER:
+            result: TaskResult[Any, Any] = await sync_to_async(self.enqueue)(task, args, kwargs)
+            return result
+        prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
+        [message_id] = await pipeline.adispatch([prepared], [adapter])
+        result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
+        if task_enqueued.receivers:
+            signals.log_raised(await task_enqueued.asend_robust(type(self), task_result=result))
+        return result
+
+    def _checked(
+        self, task: Task[Any, Any], args: Any, kwargs: Any
+    ) -> tuple[DjangoTaskAdapter, list[Any], dict[str, Any], datetime.datetime]:
+        self.validate_task(task)
+        adapter = adapter_for(task, type(self))
+        # As Django's enqueue: the function gets what the TaskResult shows (bytes as text, ...).
+        call_args, call_kwargs = normalize_arguments(args, kwargs)
+        adapter.bind_arguments(call_args, call_kwargs)  # TypeError now, not a 489 later
+        return adapter, call_args, call_kwargs, timezone.now()
+
+    def _prepare(
+        self,
+        task: Task[Any, Any],
+        adapter: DjangoTaskAdapter,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        enqueued_at: datetime.datetime,
+    ) -> PreparedMessage:
+        # The same pipeline as .delay(); the options are the Task's, not carried in the body,
+        # but the message says when and how it was enqueued (for the webhook and get_result).
+        options = self.publish_options(task)
+        options["django_task"] = enqueue_record(task, adapter.django_task, enqueued_at)
+        return pipeline.prepare(adapter, args, kwargs, options, carry=False)
+
     def _new_result(
-        self, task: Task[..., Any], result_id: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        task: Task[..., Any],
+        result_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        enqueued_at: datetime.datetime,
     ) -> TaskResult[..., Any]:
         return TaskResult(
             task=task,
             id=result_id,
             status=READY,
-            enqueued_at=timezone.now(),
+            enqueued_at=enqueued_at,
             started_at=None,
             finished_at=None,
             last_attempted_at=None,
@@ -338,18 +238,19 @@ class QStashBackend(BaseTaskBackend):
         adapter: DjangoTaskAdapter,
         args: list[Any],
         kwargs: dict[str, Any],
+        enqueued_at: datetime.datetime,
     ) -> TaskResult[..., Any]:
         """DJANGO_QSTASH_ALWAYS_EAGER: run now, in this process, as a delivery would."""
-        result = self._new_result(task, get_random_string(32), args, kwargs)
-        _send(task_enqueued, type(self), result)
+        result = self._new_result(task, get_random_string(32), args, kwargs, enqueued_at)
+        send(task_enqueued, type(self), result)
         delivery = Delivery(
             message_id=result.id, task_name=adapter.name, args=args, kwargs=kwargs, is_eager=True
         )
-        token = _eager_result.set(result)
+        token = eager_result.set(result)
         try:
             outcome = runner.execute(adapter, delivery)
         finally:
-            _eager_result.reset(token)
+            eager_result.reset(token)
         if outcome.exception is not None and conf.EAGER_PROPAGATES:
             raise outcome.exception
         return result
@@ -368,16 +269,19 @@ class QStashBackend(BaseTaskBackend):
         stored = store.get(result_id)
         if stored is None:
             raise TaskResultDoesNotExist(result_id)
-        adapter: Any = registry.get(stored.task_name) if stored.task_name in registry else None
+        try:  # registered, or found by its module path as the webhook finds it
+            adapter: Any = find_task(stored.task_name)
+        except TaskNotRegistered:
+            adapter = None
         if not isinstance(adapter, DjangoTaskAdapter):
             raise TaskResultDoesNotExist(
                 f"{result_id} is a result of {stored.task_name!r}, which is not a django.tasks "
-                "Task known to this process"
+                "Task of this backend"
             )
         return self._result_from_store(stored, adapter.django_task)
 
     def _result_from_store(
-        self, stored: StoredResult, task: Task[..., Any]
+        self, stored: StoredResult, defined: Task[..., Any]
     ) -> TaskResult[..., Any]:
         status = _STATUSES.get(stored.status, TaskResultStatus.READY)
         finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
@@ -390,12 +294,13 @@ class QStashBackend(BaseTaskBackend):
                     or f"{stored.exception_type}: {stored.exception_message or ''}",
                 )
             )
-        started_at = getattr(stored, "date_started", None)
+        # The store keeps one start time: that of the latest attempt.
+        started_at = stored.date_started
         result = TaskResult(
-            task=task,
+            task=task_as_enqueued(defined, stored.django_task),
             id=stored.task_id,
             status=status,
-            enqueued_at=getattr(stored, "date_created", None),
+            enqueued_at=enqueued_at_of(stored.django_task) or stored.date_created,
             started_at=started_at,
             finished_at=stored.date_done if finished else None,
             last_attempted_at=started_at,

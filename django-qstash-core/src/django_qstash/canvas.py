@@ -1,15 +1,8 @@
-"""Celery's canvas over QStash: ``chain`` and ``group`` (signatures are in ``signatures``).
+"""Celery's canvas over QStash: ``chain``, ``group`` and ``chord`` (signatures: ``signatures``).
 
-* ``link``/``link_error`` signatures are kept in the message of the task they follow, and that
-  message is published with ``Upstash-Callback`` / ``Upstash-Failure-Callback`` pointing at the
-  webhook (with a query marker). When QStash calls back, ``callbacks.continue_from_callback``
-  reads the original message out of the callback and publishes the linked signatures: on
-  success with the task's result prepended to their arguments (unless immutable, ``.si()``),
-  on final failure with the failed task's id (Celery's classic errback form).
-* ``chain(a, b, c)`` is ``a`` linked to ``chain(b, c)``: each step is published by the callback
-  of the step before, so a chain needs no process waiting for it.
-* ``group([...])`` publishes all its members in one QStash batch request.
-* ``chord`` is not supported: see :class:`chord`.
+``link``/``link_error`` ride on QStash's (failure) callbacks to the webhook (see ``callbacks``),
+so ``chain(a, b, c)`` is ``a`` linked to ``chain(b, c)`` and needs no process waiting for it. A
+``group`` is one batch request; a ``chord`` needs the results app's counter (see ``chords``).
 """
 
 from __future__ import annotations
@@ -17,6 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
 
 from django_qstash import pipeline
 from django_qstash.conf import conf
@@ -32,6 +27,7 @@ from django_qstash.signatures import (
     signature,
     signature_list,
 )
+from django_qstash.store import get_chord_store
 
 if TYPE_CHECKING:
     from django_qstash.messages import PreparedMessage
@@ -72,13 +68,13 @@ class chain(Signature, kind="chain"):
                 steps.extend(step.tasks)
             else:
                 steps.append(step)
-        for position, step in enumerate(steps[:-1]):
-            if step.subtask_type == "group":
-                raise CanvasNotSupported(
-                    f"chain step {position + 1} is a group followed by more tasks, which is a "
-                    "chord: django-qstash does not support chords (see django_qstash.canvas."
-                    "chord). A group can be the last step of a chain."
-                )
+        # As Celery: a group followed by a task is a chord (``group(...) | task``).
+        folded: list[Signature] = []
+        for step in steps:
+            if folded and isinstance(folded[-1], group):
+                step = chord(folded.pop(), step)
+            folded.append(step)
+        steps = folded
         super().__init__("celery.chain", (), {"tasks": steps}, options, subtask_type="chain")
 
     @property
@@ -147,11 +143,31 @@ class chain(Signature, kind="chain"):
         kwargs: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Any:
-        """Publish the first task, linked to the rest; returns the first task's result."""
+        """Publish the first task, linked to the rest; returns the last task's result.
+
+        As in Celery, every step gets its task id now (``task_id=`` names the last one), so
+        the result of the last step exists before it is published and its ``.parent`` links
+        lead back to the first step's.
+        """
         if conf.ALWAYS_EAGER:
             return self.apply(args, kwargs, **options)
+        steps, last = _with_ids(self.tasks, options.pop("task_id", None))
+        numbered = chain(*steps, **self["options"])
+        first, first_options = numbered._first_step(args, kwargs, options)
+        first.apply_async(**first_options)
+        return last
+
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """:meth:`apply_async` for async code (the first task is published on the loop)."""
+        if conf.ALWAYS_EAGER:
+            return await sync_to_async(self.apply)(args, kwargs, **options)
         first, first_options = self._first_step(args, kwargs, options)
-        return first.apply_async(**first_options)
+        return await first.aapply_async(**first_options)
 
     def apply(
         self,
@@ -175,6 +191,46 @@ class chain(Signature, kind="chain"):
         for callback in signature_list(link):
             callback.apply(call_args)
         return result
+
+
+def _with_ids(
+    steps: list[Signature], last_id: str | None
+) -> tuple[list[Signature], AsyncResult | GroupResult]:
+    """The steps, each with its task id (kept when it has one), and the last step's result,
+    whose ``.parent`` chain leads back to the first."""
+    numbered: list[Signature] = []
+    result: AsyncResult | GroupResult | None = None
+    current: AsyncResult | GroupResult
+    for position, step in enumerate(steps):
+        wanted = last_id if position == len(steps) - 1 else None
+        if isinstance(step, chord):
+            step, current = step.numbered(wanted)
+        elif isinstance(step, group):
+            group_id = str(wanted or step["options"].get("group_id") or uuid.uuid4().hex)
+            members = [_numbered(member, None) for member in step.tasks]
+            step = group(members, **{**step["options"], "group_id": group_id})
+            current = GroupResult(group_id, [_result_of(member) for member in members])
+        else:
+            step = _numbered(step, wanted)
+            current = _result_of(step)
+        current.parent = result
+        result = current
+        numbered.append(step)
+    if result is None:
+        raise ValueError("an empty chain has nothing to run")
+    return numbered, result
+
+
+def _numbered(step: Signature, task_id: str | None) -> Signature:
+    if isinstance(step, (chain, group, chord)):
+        raise CanvasNotSupported(
+            f"{step.subtask_type} inside a group or chord of a chain is not supported"
+        )
+    return step.clone(task_id=task_id or step["options"].get("task_id") or str(uuid.uuid4()))
+
+
+def _result_of(step: Signature) -> AsyncResult:
+    return AsyncResult(str(step["options"]["task_id"]), task_name=step.task)
 
 
 # ---------------------------------------------------------------------------------- group
@@ -203,6 +259,12 @@ class group(Signature, kind="group"):
     def __len__(self) -> int:
         return len(self["kwargs"]["tasks"])
 
+    def __or__(self, other: Signature) -> Signature:  # type: ignore[override]
+        """``group(...) | task`` is a chord, as in Celery."""
+        if isinstance(other, (chain, group)):
+            return chain(self, other)
+        return chord(self, other)
+
     def clone(
         self,
         args: Sequence[Any] | None = None,
@@ -221,19 +283,38 @@ class group(Signature, kind="group"):
         """Publish every member in one batch request."""
         if conf.ALWAYS_EAGER:
             return self.apply(args, kwargs, **options)
-        merged = {**self["options"], **options}
-        group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
-        calls = _prepared(self, args, kwargs, {**merged, "group_id": group_id})
+        group_id, calls = self._calls(args, kwargs, options)
         if not calls:
-            return GroupResult(group_id, [])
+            return _group_result(group_id, calls, [])
         message_ids = pipeline.dispatch(
             [prepared for _, prepared in calls], [task for task, _ in calls], batch=True
         )
-        results = [
-            AsyncResult(message_id, task_name=task.name)
-            for message_id, (task, _) in zip(message_ids, calls, strict=True)
-        ]
-        return GroupResult(group_id, results)
+        return _group_result(group_id, calls, message_ids)
+
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> GroupResult:
+        """:meth:`apply_async` for async code: one batch request on the event loop."""
+        if conf.ALWAYS_EAGER:
+            result: GroupResult = await sync_to_async(self.apply)(args, kwargs, **options)
+            return result
+        group_id, calls = self._calls(args, kwargs, options)
+        if not calls:
+            return _group_result(group_id, calls, [])
+        message_ids = await pipeline.adispatch(
+            [prepared for _, prepared in calls], [task for task, _ in calls], batch=True
+        )
+        return _group_result(group_id, calls, message_ids)
+
+    def _calls(
+        self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any
+    ) -> tuple[str, list[tuple[Task[..., Any], PreparedMessage]]]:
+        merged = {**self["options"], **options}
+        group_id = str(merged.pop("group_id", None) or uuid.uuid4().hex)
+        return group_id, _prepared(self, args, kwargs, {**merged, "group_id": group_id})
 
     def apply(
         self,
@@ -247,28 +328,147 @@ class group(Signature, kind="group"):
         return GroupResult(group_id, results)
 
 
-class chord:
-    """Not supported: Celery's ``chord(header)(body)`` needs a join.
+class chord(Signature, kind="chord"):
+    """``chord(header)(body)``: the body runs once, with the list of the header's results.
 
-    The body must run once, after every header task finished, with all their results. That
-    takes a shared counter (Celery's result backends keep one, or poll with a
-    ``chord_unlock`` task). QStash has no join primitive and core has no database, so
-    django-qstash would need the results app *and* a polling message per second per chord.
-    Rather than ship something that silently costs messages or only works in eager mode, a
-    chord raises :class:`~django_qstash.exceptions.CanvasNotSupported`. Alternatives: put the
-    aggregation in a task that takes the ids and checks ``AsyncResult``s (retrying itself
-    until they are ready), or make the group the last step of a chain.
+    Needs the results app: each header task's outcome counts toward the chord in one atomic
+    database update (see ``chords``), and the delivery that completes the count publishes the
+    body, once however QStash delivers. A header task that fails for good fails the chord: the
+    body's ``link_error`` runs with that task's id. Returns the body's result, whose
+    ``.parent`` is the header's :class:`~django_qstash.result.GroupResult`.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise CanvasNotSupported(
-            "django-qstash does not support chord: the body would need a join over the header "
-            "tasks' results, which QStash cannot do. See django_qstash.canvas.chord for "
-            "alternatives."
-        )
+    def __init__(self, header: Any, body: Any = None, **options: Any) -> None:
+        if isinstance(header, Mapping):
+            header = as_signature(header)  # the dict form, read back from a message
+        members = header.tasks if isinstance(header, group) else header
+        tasks: list[Any] = [group(members)]
+        if body is not None:
+            tasks.append(as_signature(body))
+        super().__init__("celery.chord", (), {"tasks": tasks}, options, subtask_type="chord")
+
+    @property
+    def tasks(self) -> list[Signature]:
+        return [as_signature(task) for task in self["kwargs"]["tasks"]]
+
+    @property
+    def header(self) -> group:
+        header = self.tasks[0]
+        assert isinstance(header, group)
+        return header
+
+    @property
+    def body(self) -> Signature | None:
+        tasks = self.tasks
+        return tasks[1] if len(tasks) > 1 else None
+
+    def __repr__(self) -> str:
+        return f"chord({self.header!r}, {self.body!r})"
+
+    def __call__(self, body: Any = None, **options: Any) -> Any:
+        """``chord(header)(body)``: publish (or, eagerly, run) with this body."""
+        return chord(self.header, body or self.body, **{**self["options"], **options}).delay()
+
+    def clone(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Signature:
+        header = self.header.clone(args, kwargs) if (args or kwargs) else self.header
+        return chord(header, self.body, **{**self["options"], **options})
+
+    def numbered(self, body_id: str | None = None) -> tuple[chord, AsyncResult]:
+        """This chord with every task id assigned, and the body's result (its parent the
+        header's)."""
+        body = self._body()
+        if isinstance(body, (chain, group, chord)):
+            raise CanvasNotSupported("a chord's body must be one task's signature")
+        members = [_numbered(member, None) for member in self.header.tasks]
+        body = _numbered(body, body_id)
+        group_id = str(self["options"].get("group_id") or uuid.uuid4().hex)
+        result = _result_of(body)
+        result.parent = GroupResult(group_id, [_result_of(member) for member in members])
+        options = {**self["options"], "group_id": group_id}
+        return chord(group(members), body, **options), result
+
+    def _body(self) -> Signature:
+        body = self.body
+        if body is None:
+            raise TypeError("a chord needs a body: chord(header)(body)")
+        return body
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Start the chord's counter, then publish the header in one batch."""
+        if conf.ALWAYS_EAGER:
+            return self.apply(args, kwargs, **options)
+        store = get_chord_store()
+        if store is None:
+            raise CanvasNotSupported(
+                "chord needs the results app to count the header's outcomes: add "
+                "'django_qstash.results' to INSTALLED_APPS (pip install django-qstash-results) "
+                "and migrate."
+            )
+        numbered, result = self.numbered(options.pop("task_id", None))
+        assert isinstance(result.parent, GroupResult)
+        chord_id = result.parent.id
+        header = numbered.header.tasks
+        body = numbered._body()
+        # A chain's link (what follows the chord) and link_error belong to the body.
+        links = {
+            key: [*signature_list(body["options"].get(key)), *signature_list(options.pop(key))]
+            for key in ("link", "link_error")
+            if options.get(key)
+        }
+        if links:
+            body = body.clone(None, None, **links)
+        if not header:
+            body.apply_async(([],), **options)
+            return result
+        store.chord_started(chord_id, len(header), body)
+        members = [
+            member.clone(chord={"id": chord_id, "index": index})
+            for index, member in enumerate(header)
+        ]
+        group(members).apply_async(args, kwargs, **{**options, "group_id": chord_id})
+        return result
+
+    def apply(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run the header now, then the body with its results (or the body's link_error)."""
+        body = self._body()
+        header = self.header.apply(args, kwargs, **options)
+        failed = next((result for result in header.results if result.failed()), None)
+        if failed is not None:
+            for errback in signature_list(body["options"].get("link_error")):
+                errback.apply((failed.id,))
+            failed.parent = header
+            return failed
+        result = body.apply(([result.result for result in header.results],))
+        result.parent = header
+        return result
 
 
 # ---------------------------------------------------------------------------------- batches
+
+
+def _group_result(
+    group_id: str, calls: list[tuple[Task[..., Any], PreparedMessage]], message_ids: list[str]
+) -> GroupResult:
+    results = [
+        AsyncResult(message_id, task_name=task.name)
+        for message_id, (task, _) in zip(message_ids, calls, strict=True)
+    ]
+    return GroupResult(group_id, results)
 
 
 def _prepared(

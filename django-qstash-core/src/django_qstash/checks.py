@@ -1,4 +1,8 @@
-"""System checks. Ids are stable; each error carries its fix in the hint."""
+"""System checks. Ids are stable; each message carries its fix in the hint.
+
+A missing token, signing key or domain is a warning (W002-W004) by default and an error
+(E001-E003) under ``manage.py check --deploy``.
+"""
 
 from __future__ import annotations
 
@@ -9,44 +13,64 @@ from django.core.checks import CheckMessage, Error, Warning
 
 from django_qstash.conf import conf
 
+_CANNOT_PUBLISH = "tasks cannot be published (.delay() raises ImproperlyConfigured)"
+
+#: The settings a project needs before it can publish or verify deliveries: (names, warning id,
+#: error id under ``check --deploy``, what fails without them, the fix). Missing ones are only
+#: warnings, so that ``migrate``, ``collectstatic`` and a Docker build run without secrets; the
+#: first ``.delay()`` without them raises, saying what to set.
+_REQUIRED: list[tuple[tuple[str, ...], str, str, str, str]] = [
+    (
+        ("QSTASH_TOKEN",),
+        "W002",
+        "E001",
+        _CANNOT_PUBLISH,
+        "Set QSTASH_TOKEN to your QStash token (Upstash console), or run "
+        "`python -m django_qstash.devserver` and use the token it prints.",
+    ),
+    (
+        ("QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"),
+        "W003",
+        "E002",
+        "the webhook cannot verify deliveries and refuses them",
+        "Copy both signing keys from the Upstash console or the dev server output.",
+    ),
+    (
+        ("DJANGO_QSTASH_DOMAIN",),
+        "W004",
+        "E003",
+        _CANNOT_PUBLISH,
+        "Set it to the public origin QStash delivers to, e.g. "
+        "DJANGO_QSTASH_DOMAIN = 'https://example.com' (http://127.0.0.1:8000 with the "
+        "dev server).",
+    ),
+]
+
+
+def _missing_settings(*, deploy: bool) -> list[CheckMessage]:
+    values = {
+        "QSTASH_TOKEN": conf.QSTASH_TOKEN,
+        "QSTASH_CURRENT_SIGNING_KEY": conf.QSTASH_CURRENT_SIGNING_KEY,
+        "QSTASH_NEXT_SIGNING_KEY": conf.QSTASH_NEXT_SIGNING_KEY,
+        "DJANGO_QSTASH_DOMAIN": conf.DOMAIN,
+    }
+    messages: list[CheckMessage] = []
+    for names, warning_id, error_id, consequence, hint in _REQUIRED:
+        missing = [name for name in names if not values[name]]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            msg = f"{' and '.join(missing)} {verb} not set: {consequence}."
+            level = Error if deploy else Warning
+            messages.append(
+                level(msg, hint=hint, id=f"django_qstash.{error_id if deploy else warning_id}")
+            )
+    return messages
+
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    if not conf.QSTASH_TOKEN:
-        errors.append(
-            Error(
-                "QSTASH_TOKEN is not set.",
-                hint="Set QSTASH_TOKEN to your QStash token (Upstash console), or run "
-                "`python -m django_qstash.devserver` and use the token it prints.",
-                id="django_qstash.E001",
-            )
-        )
-    missing = [
-        name
-        for name in ("QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY")
-        if not getattr(conf, name)
-    ]
-    if missing:
-        errors.append(
-            Error(
-                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
-                "the webhook cannot verify deliveries.",
-                hint="Copy both signing keys from the Upstash console or the dev server output.",
-                id="django_qstash.E002",
-            )
-        )
+    errors = _missing_settings(deploy=False)
     domain = conf.DOMAIN
-    if not domain:
-        errors.append(
-            Error(
-                "DJANGO_QSTASH_DOMAIN is not set.",
-                hint="Set it to the public origin QStash delivers to, e.g. "
-                "DJANGO_QSTASH_DOMAIN = 'https://example.com' (http://127.0.0.1:8000 with the "
-                "dev server).",
-                id="django_qstash.E003",
-            )
-        )
-    else:
+    if domain:
         parts = urlsplit(str(domain))
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             errors.append(
@@ -77,6 +101,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def check_deploy_settings(**kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: a site that is deployed must be able to publish and verify."""
+    return _missing_settings(deploy=True)
 
 
 def check_webhook_route(**kwargs: Any) -> list[CheckMessage]:

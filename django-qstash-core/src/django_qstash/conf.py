@@ -155,7 +155,26 @@ class Settings(LazySettings):
             url = self._cache["webhook_url"] = self._build_webhook_url()
         return url
 
+    @property
+    def public_origin(self) -> str:
+        """``DJANGO_QSTASH_DOMAIN`` with its scheme (https when forced), without a trailing slash:
+        what every URL QStash delivers to on this site starts with."""
+        origin: str | None = self._cache.get("public_origin")
+        if origin is None:
+            origin = self._cache["public_origin"] = self._build_origin()
+        return origin
+
     def _build_webhook_url(self) -> str:
+        return self.absolute_url(self.WEBHOOK_PATH)
+
+    def absolute_url(self, path: str) -> str:
+        """``path`` on DJANGO_QSTASH_DOMAIN (https forced unless DJANGO_QSTASH_FORCE_HTTPS is
+        off): where QStash delivers, built from settings, never from a request."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.public_origin + path
+
+    def _build_origin(self) -> str:
         domain = (self.DOMAIN or "").strip().rstrip("/")
         if not domain:
             from django.core.exceptions import ImproperlyConfigured
@@ -168,10 +187,7 @@ class Settings(LazySettings):
             domain = f"https://{domain}"
         if self.FORCE_HTTPS and domain.startswith("http://"):
             domain = "https://" + domain[len("http://") :]
-        path = self.WEBHOOK_PATH
-        if not path.startswith("/"):
-            path = "/" + path
-        return domain + path
+        return domain
 
 
 conf = Settings()

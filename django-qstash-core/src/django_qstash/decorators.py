@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from django_qstash.options import check_decorator_options
 from django_qstash.registry import registry
 from django_qstash.task import Task
 
@@ -35,10 +34,10 @@ def shared_task(
     ``content_based_deduplication``, ``label``, ``flow_control`` and Celery's task options
     (``autoretry_for``, ``retry_backoff``, ``time_limit``, ``rate_limit``, ``base``, ...; see
     ``docs/celery.md`` for what each becomes). A Celery option with no meaning here warns once
-    (:class:`~django_qstash.exceptions.IgnoredOptionWarning`); an unknown option raises
-    TypeError.
+    (:class:`~django_qstash.exceptions.IgnoredOptionWarning`), and so does an option it does not
+    know, which becomes a task attribute as in Celery. An option that would hide a method of the
+    task (``delay=``) raises TypeError.
     """
-    check_decorator_options(options)
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
         if isinstance(function, Task):

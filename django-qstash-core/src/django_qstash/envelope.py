@@ -15,7 +15,10 @@ webhook cannot tell them apart. Wire format (version 1)::
 * ``link``, ``link_error``: signatures (dicts) run from QStash's callbacks; a chain's rest is a
   ``link``;
 * ``root_id``, ``parent_id``, ``group_id``, ``shadow``, ``ignore_result``;
+* ``chord``: ``{"id", "index"}`` of a chord's header task (its outcome counts toward the join);
 * ``publish``: per-call publish options (queue, timeout, ...) a ``self.retry()`` reuses.
+* ``django_task``: a ``django.tasks`` task's ``enqueued_at`` (ISO 8601) and the ``using()``
+  options it was enqueued with, where they differ from the task as defined.
 """
 
 from __future__ import annotations
@@ -195,7 +198,22 @@ _HINTS: list[tuple[type, str]] = [
 ]
 
 
-def _hint(value: Any, name: str) -> str:
+def a_value_of(kind: type) -> str:
+    """'a datetime', 'an object', 'a UUID', 'a bytes object': the type's name with its article."""
+    name = kind.__name__
+    if name in ("bytes", "bytearray"):  # "a bytes" reads as a typo
+        name = f"{name} object"
+    if name[:2].isupper():  # an acronym is spelled out: "an HTTPResponse", "a UUID"
+        vowel_sound = name[0] in "AEFHILMNORSX"
+    else:
+        vowel_sound = name[0].lower() in "aeio" or (
+            name[0].lower() == "u" and not name.lower().startswith(("uni", "use", "usu", "uu"))
+        )
+    return f"{'an' if vowel_sound else 'a'} {name}"
+
+
+def json_hint(value: Any, name: str) -> str:
+    """How to pass ``value`` (the argument ``name``) as JSON instead."""
     try:
         from django.db.models import Model, QuerySet
 
@@ -243,7 +261,7 @@ def _explain_unserialisable(envelope: Envelope, exc: Exception) -> ArgumentsNotS
         if found:
             path, bad = found
             return ArgumentsNotSerializable(
-                f"{path} is a {type(bad).__name__}, which cannot be sent as JSON: "
-                f"{_hint(bad, path)}. Nothing was published."
+                f"{path} is {a_value_of(type(bad))}, which cannot be sent as JSON: "
+                f"{json_hint(bad, path)}. Nothing was published."
             )
     return ArgumentsNotSerializable(f"the task message cannot be sent as JSON ({exc}).")

@@ -98,9 +98,27 @@ class IgnoredOptionWarning(UserWarning):
     """A Celery option that has no meaning with QStash was given; it is ignored.
 
     Sent once per task and option, so a module of Celery tasks imports without crashing and the
-    log says what does not apply. Silence it with ``warnings.filterwarnings``.
+    log says what does not apply: a broker-only option (``priority``, ``routing_key``,
+    ``delivery_mode``, ...), or a decorator option Celery would keep as a task attribute.
+    Silence it, or make it an error, with ``warnings.filterwarnings``.
     """
 
 
+#: The name the Celery compatibility docs use for :class:`IgnoredOptionWarning`.
+CeleryOptionIgnored = IgnoredOptionWarning
+
+
 class TaskTimeout(DjangoQStashError):
-    """``AsyncResult.get()`` gave up waiting for the outcome."""
+    """``AsyncResult.get()`` gave up waiting for the outcome (Celery's ``TimeoutError``)."""
+
+
+#: Celery's name (``celery.exceptions.TimeoutError``), so ``except TimeoutError`` ports as is.
+TimeoutError = TaskTimeout
+
+
+class TaskRevokedError(DjangoQStashError):
+    """The task did not run: its message was revoked or arrived after ``expires``.
+
+    The results app stores an expired message's outcome as
+    :class:`django_qstash.results.exceptions.TaskExpired`, a subclass.
+    """

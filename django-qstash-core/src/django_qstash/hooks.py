@@ -11,6 +11,9 @@ Other modules of ``django_qstash`` are private. This module offers
   app registers one in ``AppConfig.ready()``), the webhook asks it before running a task
   (:meth:`ResultStore.claim`) and reports the outcome after; :class:`django_qstash.AsyncResult`
   reads from it.
+* the **chord store protocol** (:class:`ChordStore`): the results app registers one
+  (:func:`register_chord_store`) so that ``chord`` can count header outcomes toward a join;
+  without one, ``chord`` raises ``CanvasNotSupported``.
 * the **publish pipeline**: :func:`prepare_message` turns a task call into a
   :class:`PreparedMessage` exactly as ``.delay()`` would (the task's flow control, retry delay,
   headers, ...), and :func:`publish_prepared` sends one and records it (result store,
@@ -39,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django_qstash import envelope, pipeline, publisher, signing
-from django_qstash.conf import LazySettings, conf
+from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, conf
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
     DjangoQStashError,
@@ -49,6 +52,7 @@ from django_qstash.exceptions import (
     ResultBackendNotConfigured,
     Retry,
     TaskNotRegistered,
+    TaskRevokedError,
 )
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import duration_seconds, whole_seconds
@@ -66,11 +70,15 @@ from django_qstash.signals import (
 )
 from django_qstash.signing import SignatureError
 from django_qstash.store import (
+    ChordJoin,
+    ChordStore,
     ClaimDecision,
     Delivery,
     ResultStore,
     StoredResult,
+    get_chord_store,
     get_result_store,
+    register_chord_store,
     register_result_store,
     unregister_result_store,
 )
@@ -78,10 +86,14 @@ from django_qstash.store import (
 if TYPE_CHECKING:
     from qstash import QStash
 
+    from django_qstash.conf import Settings
     from django_qstash.task import Task
 
 __all__ = [
+    "DEFAULT_RESULT_TTL",
     "ArgumentsNotSerializable",
+    "ChordJoin",
+    "ChordStore",
     "ClaimDecision",
     "Delivery",
     "DjangoQStashError",
@@ -98,8 +110,11 @@ __all__ = [
     "SignatureError",
     "StoredResult",
     "TaskNotRegistered",
+    "TaskRevokedError",
     "build_message",
+    "core_settings",
     "duration_seconds",
+    "get_chord_store",
     "get_qstash_client",
     "get_result_store",
     "get_task",
@@ -108,6 +123,7 @@ __all__ = [
     "publish_message",
     "publish_prepared",
     "publish_prepared_batch",
+    "register_chord_store",
     "register_publish_interceptor",
     "register_result_store",
     "registered_tasks",
@@ -127,6 +143,12 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ accessors
+
+
+def core_settings() -> Settings:
+    """Core's settings (``conf``), for the settings the apps share with core
+    (``RESULT_TTL``, ``CLOCK_TOLERANCE``): their defaults are declared once, in core."""
+    return conf
 
 
 def registered_tasks() -> dict[str, Task[..., Any]]:

@@ -27,6 +27,7 @@ SDK_KEYWORDS: dict[str, str] = {
     "queue": "queue",
     "label": "label",
     "flow_control": "flow_control",
+    "method": "method",
 }
 
 #: What a QStash schedule can also hold of those (``client.schedule.create``).
@@ -65,6 +66,8 @@ class PreparedMessage:
         arguments["url"] = self.destination
         if self.headers:
             arguments["headers"] = self.headers
+        if self.content_type != CONTENT_TYPE:
+            arguments["content_type"] = self.content_type
         return arguments
 
     @property

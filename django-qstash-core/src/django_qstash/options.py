@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,7 @@ class Option:
 _P, _M, _C, _T, _I = Role.PUBLISH, Role.MESSAGE, Role.CALL, Role.TASK, Role.IGNORED
 _RETRIES_NOTE = "publishing retries are set by DJANGO_QSTASH_PUBLISH_RETRIES"
 _CLIENT_NOTE = "publishing goes through django-qstash's shared QStash client"
+_BROKER_NOTE = "an AMQP broker setting; QStash delivers over HTTPS"
 
 #: Every option, once. Order is the order of the docs' table.
 OPTIONS: tuple[Option, ...] = (
@@ -120,11 +121,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("root_id", _M, "self.request.root_id", decorator=False),
     Option("parent_id", _M, "self.request.parent_id", decorator=False),
     Option("group_id", _M, "self.request.group", decorator=False),
+    Option("chord", _M, "the chord a header task counts toward (set by chord())", decorator=False),
     Option("link", _M, "signatures run from Upstash-Callback", decorator=False),
     Option("link_error", _M, "signatures run from Upstash-Failure-Callback", decorator=False),
     Option("shadow", _M, "the name logs show", decorator=False),
     Option("expires", _M, "not run after this time (acknowledged, recorded as expired)"),
+    Option("expiration", _M, "kombu's name of expires (seconds or a datetime)", decorator=False),
     Option("ignore_result", _M, "no result row"),
+    Option(
+        "django_task",
+        _M,
+        "when and how a django.tasks task was enqueued (its using() options)",
+        decorator=False,
+        call=False,
+    ),
     Option("time_limit", _C, "Upstash-Timeout"),
     Option("throw", _C, "eager mode: re-raise", decorator=False),
     # Celery's task attributes (decorator only)
@@ -166,8 +176,18 @@ OPTIONS: tuple[Option, ...] = (
         "retry)",
         call=False,
     ),
-    Option("exchange", _I, "QStash has no exchanges; use queue=", decorator=False),
-    Option("routing_key", _I, "QStash has no routing keys; use queue=", decorator=False),
+    Option("exchange", _I, "QStash has no exchanges; use queue="),
+    Option("routing_key", _I, "QStash has no routing keys; use queue="),
+    # The broker's (kombu's) message options: nothing to do with a QStash publish
+    Option("delivery_mode", _I, _BROKER_NOTE),
+    Option("mandatory", _I, _BROKER_NOTE),
+    Option("immediate", _I, _BROKER_NOTE),
+    Option("exchange_type", _I, _BROKER_NOTE),
+    Option("declare", _I, _BROKER_NOTE),
+    Option("content_type", _I, "messages are always JSON"),
+    Option("content_encoding", _I, "messages are always UTF-8 JSON"),
+    Option("reply_to", _I, _BROKER_NOTE, decorator=False),
+    Option("correlation_id", _I, _BROKER_NOTE, decorator=False),
     Option("retry", _I, _RETRIES_NOTE, decorator=False),
     Option("retry_policy", _I, _RETRIES_NOTE, decorator=False),
     Option("producer", _I, _CLIENT_NOTE, decorator=False),
@@ -202,6 +222,8 @@ _IGNORED: dict[str, str] = {
     option.name: option.effect for option in OPTIONS if option.role is Role.IGNORED
 }
 
+_KNOWN = frozenset(option.name for option in OPTIONS) | {"name"}
+
 _warned: set[tuple[str, str]] = set()
 
 
@@ -222,6 +244,11 @@ def ignored_reason(option: str, value: Any) -> str | None:
         return None if value or value is None else "arguments are always checked at call time"
     if option in ("priority", "soft_time_limit") and value is None:
         return None
+    if option not in _KNOWN:
+        return (
+            "it is not an option django-qstash knows (kept as the task attribute, as Celery "
+            "keeps it)"
+        )
     return _IGNORED.get(option)
 
 
@@ -239,10 +266,16 @@ def warn_ignored(task_name: str, option: str, value: Any, *, stacklevel: int = 3
     )
 
 
-def check_decorator_options(options: Mapping[str, Any]) -> None:
-    unknown = sorted(set(options) - DECORATOR_OPTIONS)
-    if unknown:
+def check_decorator_options(options: Mapping[str, Any], reserved: Collection[str]) -> None:
+    """Refuse an option that would hide a method or property of the task (``delay=...``).
+
+    Any other option is accepted, as in Celery: one this table does not know becomes a task
+    attribute and warns once (:func:`warn_ignored`).
+    """
+    clashing = sorted((set(options) - DECORATOR_OPTIONS) & set(reserved))
+    if clashing:
         raise TypeError(
-            f"unknown task option{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+            f"task option{'s' if len(clashing) > 1 else ''} {', '.join(clashing)} would hide "
+            f"the task's own {'attributes' if len(clashing) > 1 else 'attribute'} of that name. "
             f"Known options: {', '.join(sorted(DECORATOR_OPTIONS))}."
         )

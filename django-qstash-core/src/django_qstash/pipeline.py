@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope, publisher
+from asgiref.sync import sync_to_async
+
+from django_qstash import aio, envelope, publisher
 from django_qstash.conf import conf
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import (
@@ -215,9 +217,14 @@ def _options_for(
     for key in ("root_id", "parent_id", "group_id", "shadow"):
         if options.get(key) is not None:
             message[key] = str(options[key])
-    expires = options.get("expires", task.expires)
+    chord = options.get("chord")
+    if chord is not None:
+        message["chord"] = {"id": str(chord["id"]), "index": int(chord["index"])}
+    expires = options.get("expires", options.get("expiration", task.expires))
     if expires is not None:
         message["expires"] = expiry(expires)
+    if options.get("django_task"):  # from the django.tasks backend only
+        message["django_task"] = dict(options["django_task"])
     ignore_result = bool(options.get("ignore_result", task.ignore_result))
     if ignore_result != task.ignore_result:
         message["ignore_result"] = ignore_result
@@ -263,7 +270,7 @@ def next_attempt_options(request: TaskRequest, retries: int, limit: int | None) 
     """The call options of ``self.retry()``'s next attempt: what the current message carried."""
     carried = request.message_options
     options: dict[str, Any] = dict(carried.get("publish") or {})
-    for key in ("link", "link_error", "expires", "shadow", "root_id", "parent_id"):
+    for key in ("link", "link_error", "expires", "shadow", "root_id", "parent_id", "chord"):
         if key in carried:
             options[key] = carried[key]
     for key in ("group_id", "ignore_result", "headers"):
@@ -326,10 +333,14 @@ def has_interceptors() -> bool:
 
 
 def dispatch(
-    messages: Sequence[PreparedMessage], senders: Sequence[Any], *, batch: bool = False
+    messages: Sequence[PreparedMessage],
+    senders: Sequence[Any] | None,
+    *,
+    batch: bool = False,
 ) -> list[str]:
-    """Send task messages (``batch``: in one batch request) and record them, unless an
-    interceptor takes them; returns the ids their ``AsyncResult``s get, in order."""
+    """The one place messages are sent from synchronous code: unless an interceptor (the
+    outbox) takes them, send them (``batch``: in one batch request) and, for task messages
+    (``senders`` given), record them; returns the ids, in order."""
     taken = intercept(messages)
     if taken is not None:
         return taken
@@ -337,6 +348,29 @@ def dispatch(
         message_ids = [publisher.send(messages[0])]
     else:
         message_ids = publisher.send_batch(messages)
-    for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
-        record_published(prepared, message_id, sender)
+    if senders is not None:
+        for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
+            record_published(prepared, message_id, sender)
+    return message_ids
+
+
+async def adispatch(
+    messages: Sequence[PreparedMessage],
+    senders: Sequence[Any] | None,
+    *,
+    batch: bool = False,
+) -> list[str]:
+    """:func:`dispatch` for async code: sent by the event loop's client. Interceptors write to
+    the database, so they are consulted in a thread, and only when one is registered."""
+    if _interceptors:
+        taken = await sync_to_async(intercept)(messages)
+        if taken is not None:
+            return taken
+    if not batch and len(messages) == 1:
+        message_ids = [await aio.send(messages[0])]
+    else:
+        message_ids = await aio.send_batch(messages)
+    if senders is not None:
+        for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
+            await aio.record_published(prepared, message_id, sender)
     return message_ids

@@ -6,16 +6,16 @@ import contextlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from django.core.exceptions import ImproperlyConfigured
 
 from django_qstash.conf import conf
 from django_qstash.exceptions import PublishError
+from django_qstash.messages import CONTENT_TYPE
 from django_qstash.sdk_errors import translate_sdk_error
 
 if TYPE_CHECKING:
-    from qstash import QStash
+    from qstash import AsyncQStash, QStash
     from qstash.message import FlowControl
 
     from django_qstash.messages import PreparedMessage
@@ -28,30 +28,16 @@ _client_key: tuple[Any, ...] | None = None
 def get_client() -> QStash:
     """The shared client. It is rebuilt only when the token, URL or retry setting changes."""
     global _client, _client_key
-    key = (conf.QSTASH_TOKEN, conf.QSTASH_URL, conf.PUBLISH_RETRIES)
+    from django_qstash import sdk
+
+    key = sdk.settings_key()
     client = _client
     if client is not None and key == _client_key:
         return client
     with _lock:
         if _client is None or key != _client_key:
-            token, base_url, retries = key
-            if not token:
-                raise ImproperlyConfigured(
-                    "QSTASH_TOKEN is not set: add your QStash token to settings (for local "
-                    "development run `python -m django_qstash.devserver`, which prints one)."
-                )
-            from qstash import QStash
-
-            retry: Any = (
-                False
-                if retries <= 0
-                else {
-                    "retries": retries,
-                    "backoff": lambda attempt: 50 * 2**attempt,
-                }
-            )
             _close(_client)
-            _client = QStash(token, retry=retry, base_url=base_url)
+            _client = sdk.client_from_settings("sync", key)
             _client_key = key
         return _client
 
@@ -72,10 +58,33 @@ def _close(client: QStash | None) -> None:
             client.http._client.close()
 
 
-def publish(
+@dataclass
+class SdkCall:
+    """One publish as the SDK makes it, for the sync and the async client alike."""
+
+    #: ``publish`` / ``enqueue`` (the SDK's message API), or ``request`` (its raw HTTP API).
+    kind: str
+    arguments: dict[str, Any]
+
+    def run(self, client: QStash) -> str:
+        if self.kind == "request":
+            return _enqueue_answer(client.http.request(**self.arguments))
+        method = getattr(client.message, self.kind)
+        return str(method(**self.arguments).message_id)
+
+    async def arun(self, client: AsyncQStash) -> str:
+        if self.kind == "request":
+            return _enqueue_answer(await client.http.request(**self.arguments))
+        method = getattr(client.message, self.kind)
+        return str((await method(**self.arguments)).message_id)
+
+
+def sdk_call(
     body: bytes,
     *,
     url: str | None = None,
+    content_type: str = CONTENT_TYPE,
+    method: str | None = None,
     delay: int | str | None = None,
     not_before: int | None = None,
     max_retries: int | None = None,
@@ -91,23 +100,18 @@ def publish(
     queue: str | None = None,
     label: str | None = None,
     flow_control: FlowControl | None = None,
-) -> str:
-    """Publish one JSON body to the webhook and return its QStash message id.
-
-    Raises :class:`PublishError` (with the cause and QStash's answer) when nothing was enqueued.
-    """
-    client = get_client()
-    destination = url or conf.webhook_url
-    deduplication_id = _retry_safe(deduplication_id, content_based_deduplication)
+) -> SdkCall:
+    """How to publish ``body`` with these options (to the webhook unless ``url`` is given)."""
     common: dict[str, Any] = {
-        "url": destination,
+        "url": url or conf.webhook_url,
         "body": body,
-        "content_type": "application/json",
+        "content_type": content_type,
+        "method": method,
         "headers": dict(headers) if headers else None,
         "retries": max_retries,
         "retry_delay": retry_delay,
         "timeout": timeout,
-        "deduplication_id": deduplication_id,
+        "deduplication_id": _retry_safe(deduplication_id, content_based_deduplication),
         "content_based_deduplication": content_based_deduplication,
         "callback": callback,
         "failure_callback": failure_callback,
@@ -117,19 +121,26 @@ def publish(
         common["callback_headers"] = dict(callback_headers)
     if failure_callback_headers:
         common["failure_callback_headers"] = dict(failure_callback_headers)
+    if queue is None:
+        common.update(delay=delay, not_before=not_before, flow_control=flow_control)
+        return SdkCall("publish", common)
+    if delay is None and not_before is None and flow_control is None:
+        return SdkCall("enqueue", {"queue": queue, **common})
+    return _enqueue_with_delay(queue, delay, not_before, flow_control, common)
+
+
+def publish(body: bytes, **options: Any) -> str:
+    """Publish one body (by default JSON, to the webhook) and return its QStash message id.
+
+    ``options`` are :func:`sdk_call`'s. Raises :class:`PublishError` (with the cause and
+    QStash's answer) when nothing was enqueued.
+    """
+    client = get_client()
+    call = sdk_call(body, **options)
     try:
-        response: Any
-        if queue is None:
-            response = client.message.publish(
-                delay=delay, not_before=not_before, flow_control=flow_control, **common
-            )
-        elif delay is None and not_before is None and flow_control is None:
-            response = client.message.enqueue(queue=queue, **common)
-        else:
-            response = _enqueue_with_delay(client, queue, delay, not_before, flow_control, common)
+        return call.run(client)
     except Exception as exc:
-        raise _publish_error(exc, client) from exc
-    return str(response.message_id)
+        raise publish_error(exc, client.http._base_url) from exc
 
 
 def send(prepared: PreparedMessage) -> str:
@@ -156,55 +167,58 @@ def _retry_safe(deduplication_id: str | None, content_based: bool | None) -> str
 
 
 def _enqueue_with_delay(
-    client: QStash,
     queue: str,
     delay: int | str | None,
     not_before: int | None,
     flow_control: FlowControl | None,
     common: dict[str, Any],
-) -> Any:
+) -> SdkCall:
     # The Python SDK's enqueue() drops delay/not-before/flow control, although the API (and the
     # JS SDK) support them, so build the same request through the SDK's own helpers.
-    from qstash.message import parse_enqueue_response, prepare_headers
+    from qstash.message import prepare_headers
 
     fields = {k: v for k, v in common.items() if k not in ("url", "body")}
     fields.setdefault("callback_headers", None)
     fields.setdefault("failure_callback_headers", None)
     request_headers = prepare_headers(
-        method=None,
         delay=delay,
         not_before=not_before,
         flow_control=flow_control,
         redact=None,
         **fields,
     )
-    response = client.http.request(
-        path=f"/v2/enqueue/{queue}/{common['url']}",
-        method="POST",
-        headers=request_headers,
-        body=common["body"],
+    return SdkCall(
+        "request",
+        {
+            "path": f"/v2/enqueue/{queue}/{common['url']}",
+            "method": "POST",
+            "headers": request_headers,
+            "body": common["body"],
+        },
     )
-    return parse_enqueue_response(response)
+
+
+def _enqueue_answer(response: Any) -> str:
+    from qstash.message import parse_enqueue_response
+
+    answer: Any = parse_enqueue_response(response)  # a URL destination: one message
+    return str(answer.message_id)
 
 
 #: ``publish()`` keyword -> the SDK's batch item key (the rest keep their names).
 _BATCH_KEYS = {"max_retries": "retries"}
 
 
-def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[str]:
-    """Publish many bodies in one request (``POST /v2/batch``); returns their message ids.
-
-    Each item is ``(body, options)`` with the keyword arguments of :func:`publish`. Raises
-    :class:`PublishError` when QStash refused the batch (then nothing was enqueued).
-    """
-    client = get_client()
+def batch_items(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[Any]:
+    """The SDK's ``message.batch`` items for ``(body, options)`` pairs (:func:`sdk_call`'s
+    options; bodies must be UTF-8 text, as the batch API carries them in JSON)."""
     webhook = conf.webhook_url
     items: list[Any] = []
     for body, options in messages:
         item: dict[str, Any] = {
             "url": options.get("url") or webhook,
             "body": body.decode(),
-            "content_type": "application/json",
+            "content_type": CONTENT_TYPE,
         }
         for key, value in options.items():
             if value is not None and key != "url":
@@ -215,10 +229,11 @@ def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[s
         if deduplication_id:
             item["deduplication_id"] = deduplication_id
         items.append(item)
-    try:
-        responses = client.message.batch(items)
-    except Exception as exc:
-        raise _publish_error(exc, client) from exc
+    return items
+
+
+def batch_ids(responses: Sequence[Any]) -> list[str]:
+    """The message ids of a batch's answer, in order."""
     # A URL destination answers one object per item (URL groups would answer lists).
     return [
         str(response[0].message_id if isinstance(response, list) else response.message_id)
@@ -226,7 +241,23 @@ def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[s
     ]
 
 
-def _publish_error(exc: Exception, client: QStash) -> PublishError:
+def publish_batch(messages: Sequence[tuple[bytes, Mapping[str, Any]]]) -> list[str]:
+    """Publish many bodies in one request (``POST /v2/batch``); returns their message ids.
+
+    Each item is ``(body, options)`` with the keyword arguments of :func:`publish`. Raises
+    :class:`PublishError` when QStash refused the batch (then nothing was enqueued).
+    """
+    client = get_client()
+    items = batch_items(messages)
+    try:
+        responses = client.message.batch(items)
+    except Exception as exc:
+        raise publish_error(exc, client.http._base_url) from exc
+    return batch_ids(responses)
+
+
+def publish_error(exc: Exception, base_url: str) -> PublishError:
+    """The :class:`PublishError` for what the SDK raised while publishing to ``base_url``."""
     failure = translate_sdk_error(exc)
     if failure.kind == "daily_limit":
         return PublishError(
@@ -257,7 +288,7 @@ def _publish_error(exc: Exception, client: QStash) -> PublishError:
             body=body,
         )
     return PublishError(
-        f"Could not reach QStash at {client.http._base_url} ({type(exc).__name__}: {exc}). "
+        f"Could not reach QStash at {base_url} ({type(exc).__name__}: {exc}). "
         "Nothing was enqueued; check QSTASH_URL and the network, or start the dev server "
         "(python -m django_qstash.devserver).",
         cause=exc,

@@ -1,7 +1,8 @@
 """The one registry of tasks, filled as task modules are imported (see ``apps.py``).
 
-The webhook looks tasks up here by registered name only, so a message can never make it import
-an arbitrary module path.
+The webhook looks tasks up here by registered name; a name nothing registered yet is looked for
+by module path inside installed apps' packages only (``discovery.paths``), so a message can
+never make the process import an arbitrary module.
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ class TaskRegistry:
         try:
             return self._tasks[name]
         except KeyError:
-            raise TaskNotRegistered(
-                f"no task named {name!r} is registered; is its module in an installed app "
-                "(tasks.py, a tasks/ package, or imported by the app)?"
-            ) from None
+            raise self.not_registered(name) from None
+
+    def not_registered(self, name: str) -> TaskNotRegistered:
+        """The error for a name that no task has."""
+        return TaskNotRegistered(
+            f"no task named {name!r} is registered, and no module of an installed app "
+            "defines a task at that path"
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks

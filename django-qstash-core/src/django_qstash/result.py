@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from django_qstash.exceptions import ResultBackendNotConfigured, TaskTimeout
 from django_qstash.publisher import get_client
@@ -38,8 +41,8 @@ class AsyncResult:
     def __init__(self, id: str, task_name: str | None = None) -> None:
         self.id = id
         self.task_name = task_name
-        #: The result of the step before, for eager chains (as Celery's ``parent``).
-        self.parent: AsyncResult | None = None
+        #: The result of the step before in a chain (as Celery's ``parent``).
+        self.parent: AsyncResult | GroupResult | None = None
 
     @property
     def task_id(self) -> str:
@@ -111,17 +114,47 @@ class AsyncResult:
         while True:
             stored = self._stored()
             if stored is not None and stored.status in READY_STATES:
-                if stored.status == FAILURE:
-                    exc = _rebuild_exception(stored)
-                    if propagate:
-                        raise exc
-                    return exc
-                return stored.result
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TaskTimeout(f"task {self.id} did not finish within {timeout} seconds")
+                return _outcome(stored, propagate)
+            failed = self._failed_parent()
+            if failed is not None:
+                # A chain stops at its failed step: this step will never run (Celery's
+                # follow_parents).
+                return failed.get(propagate=propagate)
+            self._check_deadline(deadline, timeout)
             time.sleep(interval)
 
     wait = get
+
+    async def aget(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> Any:
+        """:meth:`get` for async code: waits with ``asyncio.sleep``, so the event loop goes on
+        (each look-up reads the result store in a thread: Django's ORM is synchronous)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        look_up = sync_to_async(self._stored)
+        while True:
+            stored = await look_up()
+            if stored is not None and stored.status in READY_STATES:
+                return _outcome(stored, propagate)
+            failed = await sync_to_async(self._failed_parent)()
+            if failed is not None:
+                return await failed.aget(propagate=propagate)
+            self._check_deadline(deadline, timeout)
+            await asyncio.sleep(interval)
+
+    def _check_deadline(self, deadline: float | None, timeout: float | None) -> None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TaskTimeout(f"task {self.id} did not finish within {timeout} seconds")
+
+    def _failed_parent(self) -> AsyncResult | None:
+        parent = self.parent
+        while parent is not None:
+            members = parent.results if isinstance(parent, GroupResult) else [parent]
+            for member in members:
+                if member.failed():
+                    return member
+            parent = parent.parent
+        return None
 
     def revoke(self, terminate: bool = False, **_: Any) -> None:
         """Cancel the message in QStash, so it is not delivered (again).
@@ -142,7 +175,7 @@ class GroupResult:
     def __init__(self, id: str, results: list[AsyncResult]) -> None:
         self.id = id
         self.results = results
-        self.parent: AsyncResult | None = None
+        self.parent: AsyncResult | GroupResult | None = None
 
     @property
     def children(self) -> list[AsyncResult]:
@@ -188,6 +221,19 @@ class GroupResult:
 
     join = get
 
+    async def aget(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> list[Any]:
+        """:meth:`get` for async code."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values = []
+        for result in self.results:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            values.append(
+                await result.aget(timeout=remaining, propagate=propagate, interval=interval)
+            )
+        return values
+
     def revoke(self, terminate: bool = False, **options: Any) -> None:
         for result in self.results:
             result.revoke(terminate, **options)
@@ -195,6 +241,16 @@ class GroupResult:
 
 class TaskFailure(Exception):
     """Stands for a stored exception whose class cannot be rebuilt."""
+
+
+def _outcome(stored: StoredResult, propagate: bool) -> Any:
+    """The value of a finished task, or its exception (raised if ``propagate``)."""
+    if stored.status == FAILURE:
+        exc = _rebuild_exception(stored)
+        if propagate:
+            raise exc
+        return exc
+    return stored.result
 
 
 def _rebuild_exception(stored: StoredResult) -> BaseException:
@@ -256,3 +312,9 @@ class EagerResult(AsyncResult):
         return self.result
 
     wait = get
+
+    async def aget(
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.5
+    ) -> Any:
+        """The outcome, already known (the task ran when it was called)."""
+        return self.get(timeout, propagate, interval)

@@ -8,6 +8,7 @@ when present.
 from __future__ import annotations
 
 import logging
+import reprlib
 import time
 import traceback as traceback_module
 from dataclasses import dataclass
@@ -24,7 +25,26 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_qstash")
 
-__all__ = ["FAILURE", "RETRY", "SUCCESS", "Outcome", "execute", "request_for"]
+__all__ = ["FAILURE", "RETRY", "SUCCESS", "Outcome", "attempt_text", "execute", "request_for"]
+
+#: How much of a return value the success line shows (one line per task, as Celery's).
+_result_repr = reprlib.Repr()
+_result_repr.maxstring = _result_repr.maxother = 120
+_result_repr.maxlist = _result_repr.maxdict = _result_repr.maxtuple = 10
+_result_repr.maxlevel = 3
+
+
+def attempt_text(delivery: Delivery) -> str:
+    """``attempt 2 of 4``: this delivery's attempt and how many QStash makes at most."""
+    limit = 3 if delivery.max_retries is None else delivery.max_retries
+    return f"attempt {delivery.attempt} of {limit + 1}"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _result_repr.repr(value)
+    except Exception:  # a broken __repr__ must not fail a delivery that already ran
+        return f"<unrepresentable {type(value).__name__}>"
 
 
 @dataclass
@@ -97,15 +117,34 @@ def execute(task: Task[..., Any], delivery: Delivery) -> Outcome:
     token = current_execution.set(execution)
     if signals.task_started.receivers:  # skip the dispatch machinery when nobody listens
         signals.send_robust(signals.task_started, task, delivery=delivery)
+    # Worker-style lines, as Celery's: one when a task starts, one when it succeeds.
+    log_info = not delivery.is_eager and logger.isEnabledFor(logging.INFO)
+    if log_info:
+        logger.info(
+            "Task %s[%s] started (%s)", task.name, delivery.message_id, attempt_text(delivery)
+        )
     started = time.perf_counter()
     try:
         value = task._invoke(delivery.args, delivery.kwargs)
     except Retry as retry:
         outcome = _retried(task, delivery, retry, started)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise  # the process is being interrupted: not the task's failure to record (as Django)
+    except BaseException as exc:
+        # SystemExit, GeneratorExit, ... raised by the task are its failure, as Django records
+        # them: the process that serves the webhook must survive its tasks.
         outcome = _failed(task, delivery, execution.request, exc, started)
     else:
         outcome = Outcome(SUCCESS, value=value, duration=time.perf_counter() - started)
+        if log_info:
+            logger.info(
+                "Task %s[%s] succeeded in %.3fs (%s): %s",
+                task.name,
+                delivery.message_id,
+                outcome.duration,
+                attempt_text(delivery),
+                _short_repr(value),
+            )
         if signals.task_succeeded.receivers:
             signals.send_robust(
                 signals.task_succeeded,
@@ -129,6 +168,17 @@ def _retried(task: Task[..., Any], delivery: Delivery, retry: Retry, started: fl
         republished=not retry.is_eager,
         retry=retry,
     )
+    if not delivery.is_eager:
+        reason = retry.exc if retry.exc is not None else retry
+        logger.warning(
+            "Task %s[%s] asked for a retry (%s)%s: %s: %s",
+            task.name,
+            delivery.message_id,
+            attempt_text(delivery),
+            f", next in {retry.when}s" if retry.when is not None else "",
+            type(reason).__name__,
+            reason,
+        )
     signals.send_robust(
         signals.task_retried,
         task,
@@ -144,7 +194,7 @@ def _failed(
     task: Task[..., Any],
     delivery: Delivery,
     request: TaskRequest,
-    exc: Exception,
+    exc: BaseException,
     started: float,
 ) -> Outcome:
     policy = getattr(task, "retry_policy", None)
@@ -173,16 +223,7 @@ def _failed(
         stop_retrying=stop and not delivery.is_final_attempt,
     )
     if not delivery.is_eager:
-        expected = isinstance(exc, tuple(getattr(task, "throws", ()) or ()))
-        logger.log(
-            logging.INFO if expected else logging.ERROR,
-            "Task %s[%s] raised on attempt %d%s",
-            request.shadow or task.name,
-            delivery.message_id,
-            delivery.attempt,
-            " (final)" if final else "; QStash will retry",
-            exc_info=None if expected else exc,
-        )
+        _log_failure(task, delivery, request, exc, final=final)
     if not final and policy is not None and policy.enabled:
         signals.send_robust(
             signals.task_retried,
@@ -196,6 +237,47 @@ def _failed(
         signals.task_failed, task, delivery=delivery, exception=exc, traceback=tb, final=final
     )
     return outcome
+
+
+def _log_failure(
+    task: Task[..., Any],
+    delivery: Delivery,
+    request: TaskRequest,
+    exc: BaseException,
+    *,
+    final: bool,
+) -> None:
+    """WARNING with the reason when QStash will retry; ERROR with the traceback when not; INFO
+    for an exception the task declares it ``throws`` (expected, as in Celery)."""
+    name = request.shadow or task.name
+    if isinstance(exc, tuple(getattr(task, "throws", ()) or ())):
+        logger.info(
+            "Task %s[%s] raised expected %s (%s): %s",
+            name,
+            delivery.message_id,
+            type(exc).__name__,
+            attempt_text(delivery),
+            exc,
+        )
+    elif final:
+        logger.error(
+            "Task %s[%s] failed for good (%s): %s: %s",
+            name,
+            delivery.message_id,
+            attempt_text(delivery),
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+    else:
+        logger.warning(
+            "Task %s[%s] failed (%s); QStash will retry: %s: %s",
+            name,
+            delivery.message_id,
+            attempt_text(delivery),
+            type(exc).__name__,
+            exc,
+        )
 
 
 def _retry_kwargs(task: Task[..., Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ answer to QStash.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.dispatch import Signal
@@ -32,7 +33,12 @@ def send_robust(signal: Signal, sender: Any, **kwargs: Any) -> None:
     """Send a signal; a receiver that raises is logged, never propagated."""
     if not signal.receivers:  # the usual case: skip Django's dispatch machinery
         return
-    for receiver, response in signal.send_robust(sender, **kwargs):
+    log_raised(signal.send_robust(sender, **kwargs))
+
+
+def log_raised(responses: Iterable[tuple[Any, Any]]) -> None:
+    """Log each receiver that raised, from ``send_robust``'s (or ``asend_robust``'s) answer."""
+    for receiver, response in responses:
         if isinstance(response, Exception):
             logger.error(
                 "django-qstash hook receiver %r raised; the delivery is unaffected",

@@ -133,7 +133,10 @@ class Signature(dict[str, Any]):
         self["options"]["link_error"] = [*current, errback]
         return errback
 
-    on_error = link_error
+    def on_error(self, errback: Signature) -> Signature:
+        """``link_error`` that returns this signature, for chaining (as Celery's)."""
+        self.link_error(errback)
+        return self
 
     def __or__(self, other: Signature) -> Signature:  # type: ignore[override]
         return _KINDS["chain"](self, other)
@@ -172,6 +175,19 @@ class Signature(dict[str, Any]):
         """Publish the task; ``args`` come before the signature's own (partial application)."""
         call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
         return self.type.apply_async(call_args, call_kwargs, **call_options)
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.aapply_async(args, kwargs)
+
+    async def aapply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """:meth:`apply_async` for async code (``Task.aapply_async``)."""
+        call_args, call_kwargs, call_options = self._merge(args, kwargs, options)
+        return await self.type.aapply_async(call_args, call_kwargs, **call_options)
 
     def apply(
         self,

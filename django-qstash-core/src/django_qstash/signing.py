@@ -157,7 +157,12 @@ def _check_claims(claims: dict[str, Any], body: bytes, url: str, leeway: float, 
     if "jti" in claims and not isinstance(claims["jti"], str):
         raise SignatureError("the 'jti' claim must be a string")
     if claims["sub"] != url:
-        raise SignatureError("the signature was made for another URL than this webhook")
+        # The token's HMAC is already verified: its "sub" is what QStash signed, safe to show.
+        signed_for = str(claims["sub"])[:300]
+        raise SignatureError(
+            f"the signature was made for another URL ({signed_for!r}) than this webhook "
+            f"({url!r}, built from DJANGO_QSTASH_DOMAIN + DJANGO_QSTASH_WEBHOOK_PATH)"
+        )
     claimed = claims.get("body")
     if not isinstance(claimed, str):
         raise SignatureError("the signature has no 'body' claim")

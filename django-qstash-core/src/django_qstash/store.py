@@ -79,6 +79,11 @@ class StoredResult:
     kwargs: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     date_done: Any = None
+    #: When the result was created (published, or first delivered) and its latest attempt began.
+    date_created: Any = None
+    date_started: Any = None
+    #: The message's ``django_task`` option: when and how a django.tasks task was enqueued.
+    django_task: dict[str, Any] | None = None
 
 
 @runtime_checkable
@@ -87,7 +92,11 @@ class ResultStore(Protocol):
 
     Optional, looked up with ``getattr`` (not part of the protocol, so stores without it still
     match): ``record_expired(delivery) -> None``, called instead of :meth:`claim` when a message
-    arrives after its ``expires`` time; the task is not run and QStash gets a 200.
+    arrives after its ``expires`` time; the task is not run and QStash gets a 200; and
+    ``remember_signature(jti, message_id, expires) -> bool``, called by ``@verify_qstash`` views:
+    record a signature until ``expires`` (a timestamp), False if it was recorded before (a
+    replay, answered 403); and ``async arecord_published(...)``, :meth:`record_published` for
+    ``adelay()`` and the other async publishes (without it, that one runs in a thread).
 
     ``delivery.options`` is the message's own data: ``options.get("task_id")`` is Celery's task
     id when it differs from ``delivery.message_id`` (a message republished by
@@ -136,3 +145,52 @@ def unregister_result_store() -> None:
 
 def get_result_store() -> ResultStore | None:
     return _result_store
+
+
+# ------------------------------------------------------------------------------ chords
+
+
+@dataclass(frozen=True)
+class ChordJoin:
+    """What the delivery that completed a chord must do: publish ``body`` with ``results`` (in
+    header order), or, when ``failed_task_id`` is set, run the body's ``link_error``."""
+
+    chord_id: str
+    body: dict[str, Any]
+    results: list[Any]
+    failed_task_id: str | None = None
+
+
+@runtime_checkable
+class ChordStore(Protocol):
+    """The join a ``chord`` needs: a counter per chord that header outcomes count toward.
+
+    Registered by the results app. Each method is one atomic database update, so the body is
+    published once however header deliveries interleave or repeat.
+    """
+
+    def chord_started(self, chord_id: str, size: int, body: Mapping[str, Any]) -> None:
+        """Create the counter of a chord of ``size`` header tasks, before they are published."""
+
+    def chord_part_done(
+        self, chord_id: str, index: int, *, task_id: str, succeeded: bool, value: Any
+    ) -> ChordJoin | None:
+        """Count header task ``index`` (a repeat counts once); return the join to the one
+        call that completes the chord (or is the first to fail it), ``None`` to every other."""
+
+    def chord_release(self, chord_id: str) -> None:
+        """Undo the completion claimed by :meth:`chord_part_done` (publishing the body failed),
+        so the header's redelivery completes the chord again."""
+
+
+_chord_store: ChordStore | None = None
+
+
+def register_chord_store(store: ChordStore | None) -> None:
+    """Register (``None``: unregister) the store chords count in."""
+    global _chord_store
+    _chord_store = store
+
+
+def get_chord_store() -> ChordStore | None:
+    return _chord_store

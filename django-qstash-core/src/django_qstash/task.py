@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from django_qstash import eager, envelope, pipeline, publisher
+from django_qstash import eager, pipeline, publisher
 from django_qstash import result as _results
 
 # From canvas, not signatures: importing canvas registers chain and group, which signatures read
@@ -28,7 +29,15 @@ from django_qstash.canvas import Signature
 from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
 from django_qstash.execution import Execution, TaskRequest, current_execution
-from django_qstash.options import CALL_OPTIONS, RetryPolicy, retry_policy, warn_ignored
+from django_qstash.log import get_task_logger
+from django_qstash.options import (
+    CALL_OPTIONS,
+    RetryPolicy,
+    check_decorator_options,
+    retry_policy,
+    warn_ignored,
+)
+from django_qstash.publishing import PublishingMixin
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +66,7 @@ _CELERY_ATTRIBUTES = (
 _HANDLERS = ("on_success", "on_failure", "on_retry", "after_return")
 
 
-class Task(Generic[P, R]):
+class Task(PublishingMixin[P, R], Generic[P, R]):
     """A registered function that can run inline, eagerly, or through QStash."""
 
     # Celery's task attributes and defaults; a ``base=`` subclass may override them, and
@@ -80,6 +89,25 @@ class Task(Generic[P, R]):
     priority: int | None = None
     throws: tuple[type[BaseException], ...] = ()
     typing: bool | None = None
+    track_started: bool = True
+    store_errors_even_if_ignored: bool = False
+    # Every other decorator option reads as an attribute too (``task.queue``): None unless given.
+    queue: str | None = None
+    timeout: float | str | None = None
+    retry_delay: str | None = None
+    label: str | None = None
+    flow_control: Any = None
+    deduplication_id: str | None = None
+    content_based_deduplication: bool | None = None
+    callback: str | None = None
+    failure_callback: str | None = None
+    headers: dict[str, Any] | None = None
+    compression: str | None = None
+    reject_on_worker_lost: bool | None = None
+    acks_on_failure_or_timeout: bool | None = None
+    exchange: str | None = None
+    routing_key: str | None = None
+    delivery_mode: int | None = None
 
     def __init__(
         self, func: Callable[..., Any], *, name: str | None = None, **options: Any
@@ -100,6 +128,10 @@ class Task(Generic[P, R]):
         self._simple_parameters = _simple_parameters(call_signature)
 
         cls = type(self)
+        check_decorator_options(options, [key for key in options if self._is_own_member(key)])
+        for key, value in options.items():
+            # As Celery: every decorator option, known or not, is a task attribute.
+            setattr(self, key, value)
         settings = {key: options.get(key, getattr(cls, key)) for key in _CELERY_ATTRIBUTES}
         for key, value in settings.items():
             setattr(self, key, value)
@@ -116,6 +148,11 @@ class Task(Generic[P, R]):
         self.default_headers: dict[str, Any] = dict(options.get("headers") or {})
         self._has_handlers = any(getattr(cls, h) is not getattr(Task, h) for h in _HANDLERS)
         functools.update_wrapper(self, func)
+
+    def _is_own_member(self, key: str) -> bool:
+        """A method, property or internal attribute an option must not replace."""
+        member = getattr(type(self), key, None)
+        return key in vars(self) or callable(member) or isinstance(member, property)
 
     @staticmethod
     def _set_by_subclass(cls: type, attribute: str) -> bool:
@@ -198,18 +235,24 @@ class Task(Generic[P, R]):
         A keyword that is not an option is passed to the task when the task accepts it, and
         raises :class:`TypeError` otherwise, so a misspelt option never passes silently.
         """
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        if options:
-            self._split_task_keywords(task_kwargs, options)
-        self.bind_arguments(task_args, task_kwargs)
-
+        task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
             return self.apply(task_args, task_kwargs, **options)
         eager.check_celery_eager_setting()
         prepared = pipeline.prepare(self, task_args, task_kwargs, options)
         [message_id] = pipeline.dispatch([prepared], [self])
         return _results.AsyncResult(message_id, task_name=self.name)
+
+    def _call_arguments(
+        self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The task's arguments of a publish (task keywords moved out of ``options``), checked."""
+        task_args = list(args or ())
+        task_kwargs = dict(kwargs or {})
+        if options:
+            self._split_task_keywords(task_kwargs, options)
+        self.bind_arguments(task_args, task_kwargs)
+        return task_args, task_kwargs
 
     def _split_task_keywords(self, task_kwargs: dict[str, Any], options: dict[str, Any]) -> None:
         for key in [k for k in options if k not in CALL_OPTIONS]:
@@ -219,41 +262,6 @@ class Task(Generic[P, R]):
                     f"an option nor a parameter of task {self.name!r}"
                 )
             task_kwargs[key] = options.pop(key)
-
-    # ------------------------------------------------------------------------ on commit
-
-    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
-        """``delay()`` once the current transaction commits (now, outside one). Returns None."""
-        self.apply_async_on_commit(args, kwargs)
-
-    def apply_async_on_commit(
-        self,
-        args: Sequence[Any] | None = None,
-        kwargs: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        """``apply_async()`` once the current transaction commits. Returns None, as in Celery.
-
-        The arguments are checked now (signature and JSON), so a mistake raises at the call
-        site rather than after the commit.
-        """
-        from django.db import transaction
-
-        task_args = list(args or ())
-        task_kwargs = dict(kwargs or {})
-        if options:
-            self._split_task_keywords(task_kwargs, options)
-        self.bind_arguments(task_args, task_kwargs)
-        if pipeline.has_interceptors() and not conf.ALWAYS_EAGER:
-            # An interceptor (the outbox) may hold the message in the transaction instead.
-            prepared = pipeline.prepare(self, task_args, task_kwargs, options)
-            if pipeline.intercept([prepared]) is not None:
-                return
-        else:
-            envelope.build(self.name, task_args, task_kwargs)
-        transaction.on_commit(
-            functools.partial(self.apply_async, task_args, task_kwargs, **options)
-        )
 
     # ------------------------------------------------------------------------ retrying
 
@@ -395,6 +403,11 @@ class Task(Generic[P, R]):
         ):
             return True
         return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+    def get_logger(self, **_: Any) -> logging.Logger:
+        """Celery's ``self.get_logger()``: :func:`django_qstash.log.get_task_logger` of this
+        task's name (records carry ``task_id`` and ``task_name``)."""
+        return get_task_logger(self.name)
 
     def AsyncResult(self, task_id: str) -> _results.AsyncResult:
         """The result of a message of this task (``my_task.AsyncResult(message_id)``)."""

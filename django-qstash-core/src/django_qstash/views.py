@@ -22,7 +22,6 @@ query string ``django_qstash=link`` or ``django_qstash=link_error``; they publis
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -33,17 +32,18 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_qstash import callbacks, envelope, runner, signals, signing, states
+from django_qstash import callbacks, chords, envelope, receiving, runner, signals, signing, states
 from django_qstash.conf import conf
+from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
 from django_qstash.options import has_expired
-from django_qstash.registry import registry
 from django_qstash.signatures import CALLBACK_MARKERS
 from django_qstash.store import ClaimDecision, Delivery, ResultStore, get_result_store
 
 logger = logging.getLogger("django_qstash")
 
 NON_RETRYABLE = 489
+NON_RETRYABLE_PHRASE = "Non-Retryable Error"
 
 
 _django_json = DjangoJSONEncoder()
@@ -72,29 +72,17 @@ def _answer(status: int, reason: str, **extra: Any) -> HttpResponse:
     response = HttpResponse(content.encode(), content_type="application/json", status=status)
     if status == NON_RETRYABLE:
         response["Upstash-NonRetryable-Error"] = "true"
+        # 489 is QStash's own code: without a phrase Django logs "Unknown Status Code".
+        response.reason_phrase = NON_RETRYABLE_PHRASE
     return response
 
 
-def _refuse(reason: str, error: str) -> HttpResponse:
-    logger.warning("django-qstash refused a delivery: %s", error)
+def _refuse(reason: str, error: str, message_id: str | None = None) -> HttpResponse:
+    # One line per refused delivery, naming the message, so it can be found in QStash's logs.
+    logger.warning(
+        "django-qstash refused message %s (%s): %s", message_id or "(no id)", reason, error
+    )
     return _answer(NON_RETRYABLE, reason, error=error)
-
-
-def _fallback_message_id(claims: dict[str, Any]) -> str:
-    # QStash always sends Upstash-Message-Id; without it, the signed token identifies the request
-    # (so a replay of it is still recognised), never a shared placeholder.
-    jti = claims.get("jti")
-    if isinstance(jti, str) and jti:
-        return f"jti:{jti}"
-    digest = hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()
-    return f"sig:{digest[:40]}"
-
-
-def _meta_int(meta: dict[str, Any], key: str) -> int:
-    try:
-        return max(0, int(meta.get(key) or 0))
-    except ValueError:
-        return 0
 
 
 # Not wrapped in ATOMIC_REQUESTS: the result store's claim must commit before the task runs, and
@@ -136,29 +124,34 @@ def qstash_webhook_view(request: HttpRequest) -> HttpResponse:
             leeway=conf.CLOCK_TOLERANCE,
         )
     except signing.SignatureError as exc:
-        logger.warning("django-qstash rejected a delivery signature: %s", exc)
+        logger.warning(
+            "django-qstash refused message %s (invalid_signature): %s",
+            meta.get("HTTP_UPSTASH_MESSAGE_ID") or "(no id)",
+            exc,
+        )
         return _answer(401, "invalid_signature", error=str(exc))
 
+    message_id = meta.get("HTTP_UPSTASH_MESSAGE_ID")
     try:
         message = envelope.decode(body)
-        task = registry.get(message.task)
+        task = find_task(message.task)  # registered, or by module path in an installed app
     except MalformedMessage as exc:
-        return _refuse("malformed_message", str(exc))
+        return _refuse("malformed_message", str(exc), message_id)
     except TaskNotRegistered as exc:
-        return _refuse("unknown_task", str(exc))
+        return _refuse("unknown_task", str(exc), message_id)
     try:
         task.bind_arguments(message.args, message.kwargs)
     except TypeError as exc:
-        return _refuse("bad_arguments", str(exc))
+        return _refuse("bad_arguments", str(exc), message_id)
 
     options = message.options
     delivery = Delivery(
-        message_id=meta.get("HTTP_UPSTASH_MESSAGE_ID") or _fallback_message_id(claims),
+        message_id=message_id or receiving.fallback_message_id(claims),
         task_name=task.name,
         args=message.args,
         kwargs=message.kwargs,
         options=options,
-        retried=_meta_int(meta, "HTTP_UPSTASH_RETRIED"),
+        retried=receiving.header_count(meta, "HTTP_UPSTASH_RETRIED"),
         max_retries=options.get("max_retries") if options else None,
         schedule_id=meta.get("HTTP_UPSTASH_SCHEDULE_ID") or None,
         signature_id=claims.get("jti"),
@@ -212,6 +205,16 @@ def _duplicate(store: ResultStore, delivery: Delivery) -> HttpResponse:
     the first answer, this is the callback that continues the canvas (the linked publishes are
     deduplicated, so a second callback publishes nothing new).
     """
+    if delivery.options and delivery.options.get("chord"):
+        # The first delivery may have run the task but not counted it: counting is idempotent.
+        try:
+            stored_result = store.get(delivery.message_id)
+        except Exception:
+            return _answer(503, "store_unavailable", error="could not read the stored result")
+        if stored_result is not None and stored_result.status == states.SUCCESS:
+            failed = _count_toward_chord(delivery, succeeded=True, value=stored_result.result)
+            if failed is not None:
+                return failed
     if delivery.options and delivery.options.get("link"):
         try:
             stored = store.get(delivery.message_id)
@@ -221,6 +224,17 @@ def _duplicate(store: ResultStore, delivery: Delivery) -> HttpResponse:
         if stored is not None and stored.status == states.SUCCESS:
             return _answer(200, "duplicate", task_id=delivery.message_id, result=stored.result)
     return _answer(200, "duplicate", task_id=delivery.message_id)
+
+
+def _count_toward_chord(delivery: Delivery, *, succeeded: bool, value: Any) -> HttpResponse | None:
+    """Report a header task's final outcome to its chord; a 500 (QStash redelivers, and the
+    redelivery reports again) when that could not be done."""
+    try:
+        chords.report(delivery, succeeded=succeeded, value=value)
+    except Exception as exc:
+        logger.exception("django-qstash could not count %s toward its chord", delivery.message_id)
+        return _answer(500, "chord_failed", error=f"{type(exc).__name__}: {exc}")
+    return None
 
 
 def _expire(task: Any, delivery: Delivery) -> HttpResponse:
@@ -280,6 +294,12 @@ def _run(task: Any, delivery: Delivery) -> HttpResponse:
                 outcome.value if outcome.exception is None else outcome.exception,
             )
 
+    if "chord" in delivery.options and (outcome.status == states.SUCCESS or outcome.final):
+        failed = _count_toward_chord(
+            delivery, succeeded=outcome.status == states.SUCCESS, value=outcome.value
+        )
+        if failed is not None:
+            return failed
     if outcome.status == states.SUCCESS:
         return _answer(
             200, "success", task_id=delivery.message_id, result=outcome.value, stored=stored

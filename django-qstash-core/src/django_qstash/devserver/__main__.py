@@ -10,10 +10,15 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from django_qstash.devserver.config import DEFAULT_DB, FAST_RETRY_SCALE, DevServerConfig
+from django_qstash.devserver.config import (
+    DEFAULT_DB_DESCRIPTION,
+    FAST_RETRY_SCALE,
+    DevServerConfig,
+)
 from django_qstash.devserver.credentials import DEFAULT_HOST, DEFAULT_PORT, DEV_USERS
 
 
@@ -34,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, suppress_defaults: bool = 
     )
     parser.add_argument(
         "--db",
-        default=default(DEFAULT_DB),
-        help=f"SQLite file for messages, schedules, DLQ and logs (default {DEFAULT_DB} in the "
-        "current directory; ':memory:' keeps nothing)",
+        default=default(""),
+        help=f"SQLite file for messages, schedules, DLQ and logs (default {DEFAULT_DB_DESCRIPTION}"
+        "; ':memory:' keeps nothing)",
     )
     parser.add_argument(
         "--fast-retries",
@@ -124,6 +129,10 @@ def config_from_args(args: argparse.Namespace) -> DevServerConfig:
     )
 
 
+#: Where ``manage.py runserver`` listens by default: the webhook's origin during development.
+RUNSERVER_ORIGIN = "http://127.0.0.1:8000"
+
+
 def banner(server: object) -> str:
     from django_qstash.devserver.server import DevServer
 
@@ -142,12 +151,19 @@ def banner(server: object) -> str:
             f"QStash dev server running at {server.url}",
             f"  django-qstash dev server: {', '.join(notes)}. Ctrl-C stops it.",
             "",
-            "Use these settings (environment variables or Django settings):",
+            "The settings your Django project needs (in settings.py, or a .env file it reads):",
             "",
             f"QSTASH_URL={server.url}",
             f"QSTASH_TOKEN={server.token}",
             f"QSTASH_CURRENT_SIGNING_KEY={current}",
             f"QSTASH_NEXT_SIGNING_KEY={next_key}",
+            f"DJANGO_QSTASH_DOMAIN={RUNSERVER_ORIGIN}",
+            "DJANGO_QSTASH_FORCE_HTTPS=False",
+            "",
+            "DJANGO_QSTASH_DOMAIN is where this server delivers: your Django server. Start it",
+            "in another terminal, then call .delay() on a task:",
+            "",
+            f"  python manage.py runserver {RUNSERVER_ORIGIN.removeprefix('http://')}",
             "",
         ]
     )
@@ -162,6 +178,8 @@ def run(config: DevServerConfig, *, out: TextIO | None = None) -> int:
         level=logging.WARNING if config.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
     )
+    if config.db != ":memory:":
+        Path(config.db).parent.mkdir(parents=True, exist_ok=True)
     try:
         server = DevServer(config)
     except (OSError, sqlite3.Error) as exc:

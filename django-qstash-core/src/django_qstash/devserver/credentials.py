@@ -1,4 +1,4 @@
-"""The official dev server's public, deterministic test users (QSTASH-PROTOCOL.md §7).
+"""The official dev server's public, deterministic test users.
 
 They are documented by Upstash and hard-coded in the JS SDK's dev mode, so defaulting to user 1
 makes guides written for ``qstash dev`` (and the JS SDK's ``QSTASH_DEV=true``) work unchanged.
@@ -55,5 +55,5 @@ def random_base58(length: int) -> str:
 
 
 def new_signing_key() -> str:
-    # 32 characters like the real keys: PyJWT warns about shorter HS256 keys (§4.1).
+    # 32 characters like the real keys: PyJWT warns about shorter HS256 keys.
     return "sig_" + random_base58(28)

@@ -1,4 +1,4 @@
-"""One delivery attempt: the signed HTTP request QStash makes to a destination (§3.1)."""
+"""One delivery attempt: the signed HTTP request QStash makes to a destination."""
 
 from __future__ import annotations
 

@@ -23,6 +23,8 @@ logger = logging.getLogger("django_qstash.devserver")
 
 #: Longest sleep between two looks at the database (publishes and completions wake it sooner).
 MAX_IDLE_SECONDS = 1.0
+#: Longest wait of :meth:`Dispatcher.settle` for a pass of the loop.
+SETTLE_SECONDS = 5.0
 
 
 class WorkerPool:
@@ -73,6 +75,10 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
         self._idle = threading.Condition(self._lock)
+        #: Passes of the loop begun and finished (see :meth:`settle`).
+        self._passes = threading.Condition()
+        self._passes_begun = 0
+        self._passes_done = 0
         self._pool = WorkerPool(max_in_flight, self._attempt)
         self._thread = threading.Thread(
             target=self._loop, name="qstash-dev-dispatcher", daemon=True
@@ -94,9 +100,28 @@ class Dispatcher:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=5)
+        with self._passes:
+            self._passes.notify_all()  # a settle() still waiting returns now
         with self._idle:
             self._idle.wait_for(lambda: not self._in_flight, timeout=grace)
         self._pool.stop()
+
+    def settle(self, timeout: float = SETTLE_SECONDS) -> None:
+        """Return once a pass of the loop that began after this call has finished.
+
+        Everything due when ``settle`` was called has then been started, or is waiting for a limit
+        (parallelism, rate, a free worker). A flow-control reset waits for this: QStash counts an
+        attempt when it starts, so a message published before the reset has its first attempt
+        counted before the reset clears the count, never after.
+        """
+        if not self._thread.is_alive():
+            return
+        with self._passes:
+            target = self._passes_begun + 1
+            self._wake.set()
+            self._passes.wait_for(
+                lambda: self._passes_done >= target or self._stopping.is_set(), timeout
+            )
 
     @property
     def in_flight(self) -> int:
@@ -108,11 +133,17 @@ class Dispatcher:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
+            with self._passes:
+                self._passes_begun += 1
+                current = self._passes_begun
             try:
                 timeout = self._dispatch()
             except Exception:
                 logger.exception("qstash dev server: the delivery loop failed; retrying")
                 timeout = MAX_IDLE_SECONDS
+            with self._passes:
+                self._passes_done = current
+                self._passes.notify_all()
             if timeout > 0:
                 self._wake.wait(timeout)
 

@@ -1,4 +1,4 @@
-"""Durations, retry backoff, ``Retry-After`` and ``Upstash-Retry-Delay`` (§2.2, §3.2)."""
+"""Durations, retry backoff, ``Retry-After`` and ``Upstash-Retry-Delay``, as QStash reads them."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def default_backoff(retry_number: int) -> float:
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """The wait a failed response asks for, from the headers QStash honours (§3.2), if usable."""
+    """The wait a failed response asks for, from the headers QStash honours, if usable."""
     for name in ("retry-after", "x-ratelimit-reset", "x-ratelimit-reset-requests"):
         raw = headers.get(name)
         if raw is not None:

@@ -31,10 +31,11 @@ from django_qstash.devserver.message import (
 )
 from django_qstash.devserver.options import Destination, callback_message
 from django_qstash.devserver.store import DlqEntry, Store, StoredMessage
+from django_qstash.devserver.workflows import TO_CALLBACK, failure_callback_fields
 
 logger = logging.getLogger("django_qstash.devserver")
 
-# Log states, spelled as the SDKs spell them (§3.2): CANCELED, not CANCELLED.
+# Log states, spelled as the SDKs spell them: CANCELED, not CANCELLED.
 CREATED = "CREATED"
 ACTIVE = "ACTIVE"
 DELIVERED = "DELIVERED"
@@ -64,6 +65,8 @@ class Engine:
         self.flow = flow
         #: Called after anything that may make a message deliverable (set by the dispatcher).
         self.wake: Callable[[], None] = lambda: None
+        #: Told about every message that failed for good (set by the server: workflow runs).
+        self.workflow_failed: Callable[[Message, int], None] = lambda message, now: None
 
     # ---------------------------------------------------------------- logs
 
@@ -137,8 +140,12 @@ class Engine:
             targets = [(e["url"], topic.name, e.get("name") or None) for e in topic.endpoints]
         results: list[dict[str, Any]] = []
         for url, topic_name, endpoint_name in targets:
+            # A single destination keeps an id given in advance (a workflow step's).
             message = template.copy(
-                url=url, id="", topic_name=topic_name, endpoint_name=endpoint_name
+                url=url,
+                id=template.id if destination.url is not None else "",
+                topic_name=topic_name,
+                endpoint_name=endpoint_name,
             )
             result: dict[str, Any] = {"url": url} if topic_name else {}
             with self.store.transaction():
@@ -166,7 +173,7 @@ class Engine:
         seconds = retry_after_seconds(result.flat_headers()) if result.status else None
         if seconds is None:
             if message.retry_delay:
-                # `retried` is 0 for the first retry (§2.2).
+                # `retried` is 0 for the first retry, as in QStash's expressions.
                 seconds = RetryDelayExpression(message.retry_delay).milliseconds(stored.retried)
                 seconds /= 1000
             else:
@@ -258,12 +265,16 @@ class Engine:
         self._event(message, FAILED, now, dlqId=dlq_id, **response)
         if message.failure_callback and message.kind == KIND_MESSAGE:
             self._make_callback(stored, result, dlq_id, now)
+        if message.callback and message.workflow_call_type == TO_CALLBACK:
+            # A workflow's context.call: the workflow goes on with the failed answer.
+            self._make_callback(stored, result, None, now)
+        self.workflow_failed(message, now)
         self._schedule_state(message, "FAIL")
 
     def _make_callback(
         self, stored: StoredMessage, result: AttemptResult, dlq_id: str | None, now: int
     ) -> None:
-        """A (failure) callback is itself a signed message with retries (§3.1, §3.3)."""
+        """A (failure) callback is itself a signed message with retries, as in QStash."""
         source = stored.message
         failure = dlq_id is not None
         url = source.failure_callback if failure else source.callback
@@ -272,6 +283,7 @@ class Engine:
         message = callback_message(config, url=url, source=source)
         message.kind = KIND_FAILURE_CALLBACK if failure else KIND_CALLBACK
         message.source_message_id = source.id
+        message.workflow_run_id = source.workflow_run_id
         message.caller_ip = source.caller_ip
         message.not_before_ms = now + int(message.delay * 1000)
         payload: dict[str, Any] = {
@@ -293,6 +305,8 @@ class Engine:
             "scheduleId": source.schedule_id,
             "callerIP": source.caller_ip,
         }
+        if failure:
+            payload.update(failure_callback_fields(source, stored.body))
         body = json_bytes({k: v for k, v in payload.items() if v is not None})
         self.create(message, body, now)
 

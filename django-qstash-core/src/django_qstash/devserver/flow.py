@@ -1,4 +1,4 @@
-"""Flow control: per-key parallelism and rate limits (§2.2, §6), kept in memory.
+"""Flow control: per-key parallelism and rate limits, kept in memory.
 
 Limits come from the messages (``Upstash-Flow-Control-Value``), or from a pin set through the
 API. Messages over a limit wait in the database until a slot or the next rate period frees up.
@@ -131,10 +131,12 @@ class FlowLimiter:
                 state.pinned_rate = None
                 state.pinned_period = None
 
-    def reset_rate(self, key: str) -> None:
+    def reset_rate(self, key: str, now_ms: int) -> None:
+        """Clear the count and start a new period now (what the SDKs document)."""
         with self._lock:
             state = self._state(key)
             state.window_count = 0
+            state.window_start_ms = now_ms
 
     def info(self, key: str, wait_list_size: int) -> dict[str, Any]:
         with self._lock:

@@ -1,7 +1,7 @@
 """HTTP transport for the API: a threading ``http.server`` speaking keep-alive HTTP/1.1.
 
 ``self.path`` of ``BaseHTTPRequestHandler`` is the raw request target, which is what publish
-needs: the destination is spliced into the path unencoded (§2.1).
+needs: QStash reads the destination from the path as the client wrote it, unencoded.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from django_qstash.devserver.api import Api, Request, Response
+from django_qstash.devserver.api.base import Request, Response
 from django_qstash.devserver.options import Headers
 
 logger = logging.getLogger("django_qstash.devserver")
@@ -25,8 +26,14 @@ class ApiServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: Api, *, verbose: bool = False) -> None:
-        self.api = api
+    def __init__(
+        self,
+        address: tuple[str, int],
+        answer: Callable[[Request], Response],
+        *,
+        verbose: bool = False,
+    ) -> None:
+        self.answer = answer
         self.verbose = verbose
         super().__init__(address, _Handler)
 
@@ -73,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             client_ip=self.client_address[0],
         )
         try:
-            response = self.server.api.handle(request)
+            response = self.server.answer(request)
         except Exception as exc:
             logger.exception("qstash dev server: %s %s failed", self.command, path)
             response = Response(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})

@@ -21,7 +21,7 @@ def schedule_id() -> str:
 
 
 def token_id() -> str:
-    # PyJWT >= 2.10 rejects a non-string ``jti`` (§4.2), so it is always a string.
+    # PyJWT >= 2.10 rejects a non-string ``jti``, so it is always a string.
     return "jwt_" + random_base58(28)
 
 

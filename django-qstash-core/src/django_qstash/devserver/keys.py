@@ -30,7 +30,7 @@ class KeyRing:
             return self.current, self.next
 
     def rotate(self) -> tuple[str, str]:
-        """The next key becomes the current one and a fresh next key is made (§4.1)."""
+        """The next key becomes the current one and a fresh next key is made, as in QStash."""
         with self._lock:
             self.current, self.next = self.next, new_signing_key()
             self._save()

@@ -1,4 +1,4 @@
-"""The stored message: what was published, and how QStash's API shows it (§3.4, §9)."""
+"""The stored message: what was published, and how QStash's API shows it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ KIND_FAILURE_CALLBACK = "failure_callback"
 
 DEFAULT_RETRIES = 3
 REDACTED = "REDACTED"
+
+#: Headers the server itself puts on a delivery (some only when they apply), lower-cased. A
+#: forwarded header of the same name is dropped: the destination must see the server's own.
+DELIVERY_HEADERS = frozenset(
+    {
+        "user-agent",
+        "content-type",
+        "upstash-signature",
+        "upstash-message-id",
+        "upstash-retried",
+        "upstash-schedule-id",
+        "upstash-caller-ip",
+        "upstash-topic-name",
+    }
+)
 
 
 @dataclass
@@ -55,6 +70,10 @@ class Message:
     not_before_ms: int = 0
     kind: str = KIND_MESSAGE
     source_message_id: str | None = None
+    #: The Upstash Workflow run this message belongs to (see ``workflows``), and its call type
+    #: (``toCallback`` for a ``context.call`` to a third party).
+    workflow_run_id: str | None = None
+    workflow_call_type: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -120,6 +139,7 @@ class Message:
             "timeout": int(self.timeout) if self.timeout is not None else None,
             "label": self.label,
             "labels": self.labels or None,
+            "workflowRunId": self.workflow_run_id,
         }
         data.update({k: v for k, v in optional.items() if v is not None})
         data.update(self.flow_control_fields())

@@ -1,4 +1,4 @@
-"""Turn a publish request (raw target + headers) into a :class:`Message` (§2.1, §2.2, §5)."""
+"""Turn a publish request (raw target + headers) into a :class:`Message`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django_qstash.devserver.durations import InvalidValue, RetryDelayExpression, parse_duration
-from django_qstash.devserver.message import HeaderMap, Message
+from django_qstash.devserver.flow import DEFAULT_PERIOD
+from django_qstash.devserver.message import DELIVERY_HEADERS, HeaderMap, Message
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -16,22 +17,22 @@ MAX_RETRIES = 100
 
 _COLLAPSED_SCHEME = re.compile(r"^(https?):/+", re.IGNORECASE)
 _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
-#: Never forwarded with ``Upstash-Header-Forward: true``: they describe the API request itself.
-_NOT_FORWARDED = frozenset(
+#: Framing and hop-by-hop headers (and ``Proxy-*``): they describe one HTTP connection, not the
+#: message, so they are never forwarded, whichever way they are given.
+_HOP_BY_HOP = frozenset(
     {
-        "authorization",
-        "host",
         "content-length",
-        "connection",
-        "keep-alive",
         "transfer-encoding",
-        "accept-encoding",
-        "user-agent",
-        "expect",
+        "connection",
+        "host",
+        "keep-alive",
         "te",
+        "trailer",
         "upgrade",
     }
 )
+#: Not taken by ``Upstash-Header-Forward: true`` either: they belong to the API request itself.
+_API_REQUEST_ONLY = frozenset({"authorization", "accept-encoding", "expect"})
 _CALLBACK_CONFIG = ("method", "timeout", "retries", "retry-delay", "delay")
 
 
@@ -68,7 +69,7 @@ class Destination:
 
 
 def parse_destination(raw: str) -> Destination:
-    """The destination spliced into the path, raw, plus the query string (§2.1)."""
+    """The destination spliced into the path, raw, plus the query string."""
     text = raw.strip()
     if _ENCODED_SCHEME.match(text):
         text = urllib.parse.unquote(text)
@@ -136,10 +137,30 @@ def _header_map(pairs: Iterable[tuple[str, str]]) -> HeaderMap:
     return result
 
 
+def forwardable(name: str) -> bool:
+    """Whether a header given to forward may reach the destination.
+
+    The server's own delivery headers win over forwarded ones (a client that forwards every
+    header it received must not make a delivery carry two signatures or two message ids), and
+    framing or hop-by-hop headers are never forwarded.
+    """
+    lowered = name.lower()
+    return not (
+        lowered in DELIVERY_HEADERS or lowered in _HOP_BY_HOP or lowered.startswith("proxy-")
+    )
+
+
 def forwarded_headers(headers: Headers) -> HeaderMap:
-    """What the destination receives: ``Upstash-Forward-*`` unprefixed, and Content-Type."""
+    """What the destination receives: ``Upstash-Forward-*`` unprefixed, and one Content-Type.
+
+    The publish request's own Content-Type describes the body; a forwarded one applies only
+    when the request has none.
+    """
     pairs: list[tuple[str, str]] = []
-    content_type = headers.get("content-type")
+    forwarded = headers.with_prefix("upstash-forward-")
+    content_type = headers.get("content-type") or next(
+        (value for name, value in forwarded if name.lower() == "content-type"), None
+    )
     if content_type:
         pairs.append(("Content-Type", content_type))
     if _bool(headers.get("upstash-header-forward") or "false", "Upstash-Header-Forward"):
@@ -147,10 +168,14 @@ def forwarded_headers(headers: Headers) -> HeaderMap:
             (name, value)
             for name, value in headers.items
             if not name.lower().startswith("upstash-")
-            and name.lower() not in _NOT_FORWARDED
-            and name.lower() != "content-type"
+            and name.lower() not in _API_REQUEST_ONLY
+            and forwardable(name)
         )
-    pairs.extend(headers.with_prefix("upstash-forward-"))
+    pairs.extend(
+        (name, value)
+        for name, value in headers.with_prefix("upstash-forward-")
+        if forwardable(name)
+    )
     return _header_map(pairs)
 
 
@@ -164,6 +189,8 @@ def parse_flow_control(message: Message, headers: Headers) -> None:
     if not key.strip():
         raise InvalidValue("Upstash-Flow-Control-Key is empty")
     message.flow_key = key.strip()
+    # Without a period QStash applies (and reports) its default, for rate and parallelism alike.
+    message.flow_period = DEFAULT_PERIOD
     # The SDKs join with ", "; the docs' curl examples with ",".
     for part in (value or "").split(","):
         if not part.strip():
@@ -270,7 +297,9 @@ def callback_message(config: HeaderMap, *, url: str, source: Message) -> Message
 
     ``Method, Timeout, Retries, Retry-Delay, Delay`` configure it; ``Forward-<H>`` is forwarded
     as ``<H>`` (the documented form); any other ``<H>`` (what the Python SDK's
-    ``callback_headers`` sends) is forwarded as ``<H>`` too, which is what its users mean.
+    ``callback_headers`` sends) is forwarded as ``<H>`` too, which is what its users mean. As for
+    messages, the server's own delivery headers (Content-Type included: the body is the
+    server's JSON) and hop-by-hop headers are never forwarded.
     """
     message = Message(url=url, method="POST", retries=source.retries)
     message.retry_delay = source.retry_delay
@@ -288,8 +317,15 @@ def callback_message(config: HeaderMap, *, url: str, source: Message) -> Message
             message.timeout = parse_duration(value) or None
         elif lowered == "delay":
             message.delay = parse_duration(value)
-        elif lowered.startswith("forward-") and len(name) > len("forward-"):
-            message.headers.setdefault(name[len("forward-") :], []).extend(values)
+        elif lowered.startswith(("failure-callback", "feature-set")):
+            # Upstash Workflow's settings for the callback itself, not headers to deliver.
+            continue
+        elif lowered.startswith("workflow-"):
+            # Upstash Workflow's ``Upstash-(Failure-)Callback-Workflow-RunId`` and friends
+            # become the callback's ``Upstash-Workflow-*`` headers, which the SDK reads.
+            message.headers.setdefault("Upstash-" + name, []).extend(values)
         elif lowered not in _CALLBACK_CONFIG:
-            message.headers.setdefault(name, []).extend(values)
+            forwarded = name[len("forward-") :] if lowered.startswith("forward-") else name
+            if forwarded and forwardable(forwarded):
+                message.headers.setdefault(forwarded, []).extend(values)
     return message

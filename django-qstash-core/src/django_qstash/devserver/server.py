@@ -13,7 +13,8 @@ import socket
 import threading
 from types import TracebackType
 
-from django_qstash.devserver.api import Api
+from django_qstash.devserver.api.base import ApiContext
+from django_qstash.devserver.api.router import Api
 from django_qstash.devserver.config import DevServerConfig
 from django_qstash.devserver.credentials import DEFAULT_CREDENTIALS
 from django_qstash.devserver.delivery import Deliverer
@@ -24,6 +25,7 @@ from django_qstash.devserver.httpserver import ApiServer
 from django_qstash.devserver.keys import KeyRing
 from django_qstash.devserver.schedules import CronClock, Scheduler
 from django_qstash.devserver.store import Store
+from django_qstash.devserver.workflows import WorkflowRuns
 
 logger = logging.getLogger("django_qstash.devserver")
 
@@ -36,6 +38,8 @@ class DevServer:
         self.keys = KeyRing(self.store, config.current_signing_key, config.next_signing_key)
         self.flow = FlowLimiter()
         self.engine = Engine(self.store, config, self.flow)
+        self.workflows = WorkflowRuns(self.store)
+        self.engine.workflow_failed = self.workflows.failed
         self.deliverer = Deliverer(
             self.keys,
             default_timeout=config.default_timeout,
@@ -45,11 +49,24 @@ class DevServer:
             self.store, self.engine, self.deliverer, self.flow, max_in_flight=config.max_in_flight
         )
         self.scheduler = Scheduler(self.store, self.engine, CronClock(config.cron_tick))
-        self.api = Api(self)
+        self.api = Api(
+            ApiContext(
+                store=self.store,
+                engine=self.engine,
+                scheduler=self.scheduler,
+                flow=self.flow,
+                keys=self.keys,
+                token=self.token,
+                max_in_flight=config.max_in_flight,
+                in_flight=lambda: self.dispatcher.in_flight,
+                settle_dispatch=self.dispatcher.settle,
+                workflows=self.workflows,
+            )
+        )
         if ":" in config.host:
             ApiServer.address_family = socket.AF_INET6
         # Binding here (not in start) makes a busy port fail fast, before anything runs.
-        self.http = ApiServer((config.host, config.port), self.api, verbose=config.verbose)
+        self.http = ApiServer((config.host, config.port), self.api.handle, verbose=config.verbose)
         self._thread: threading.Thread | None = None
         self.recovered = 0
 

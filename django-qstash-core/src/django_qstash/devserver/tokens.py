@@ -1,4 +1,4 @@
-"""Mint the ``Upstash-Signature`` JWT of one delivery attempt (QSTASH-PROTOCOL.md §4.1).
+"""Mint the ``Upstash-Signature`` JWT of one delivery attempt (see ``docs/devserver.md``).
 
 The recipe satisfies the Python, JS and Go receivers alike: HS256 keyed by the key string's
 UTF-8 bytes; ``iss``, ``sub``, ``exp = now + 300``, ``nbf = iat = now``, a string ``jti`` and the

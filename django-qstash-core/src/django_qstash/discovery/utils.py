@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.utils.module_loading import autodiscover_modules
 
 from django_qstash.registry import registry
@@ -10,9 +12,24 @@ from django_qstash.registry import registry
 TASK_MODULES = ("tasks",)
 
 
+#: Further packages whose task modules are imported too (``Celery.autodiscover_tasks(...)``).
+extra_task_modules: list[str] = []
+
+
 def autodiscover() -> None:
     """Import ``<app>.tasks`` for every installed app; tasks register as they are defined."""
     autodiscover_modules(*TASK_MODULES)
+    for module_name in extra_task_modules:
+        import_task_module(module_name)
+
+
+def import_task_module(module_name: str) -> None:
+    """Import ``package.tasks``; a package without that module is skipped, as in Celery."""
+    try:
+        import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # the module exists but one of its own imports is missing
 
 
 def discover_tasks(paths_only: bool = False) -> list[str] | list[tuple[str, str]]:

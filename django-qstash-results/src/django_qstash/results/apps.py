@@ -10,7 +10,14 @@ class ResultsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from django_qstash import hooks
+        from django_qstash.results import checks as results_checks
+        from django_qstash.results.chords import DatabaseChordStore
         from django_qstash.results.store import DatabaseResultStore
 
+        checks.register(results_checks.check_settings)
+
         hooks.register_result_store(DatabaseResultStore())
+        hooks.register_chord_store(DatabaseChordStore())

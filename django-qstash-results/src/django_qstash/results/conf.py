@@ -1,78 +1,170 @@
-"""Settings of the results app, read on every access so that ``override_settings`` works.
+"""Settings of the results app, read lazily through one ``conf`` object, as core reads its own.
 
-The app reads Django settings directly (it may use only core's public hook API, not core's
-``conf``); the names and defaults shared with core (``DJANGO_QSTASH_RESULT_TTL``,
-``DJANGO_QSTASH_CLOCK_TOLERANCE``) are the same as core's.
+A value is read from ``django.conf.settings`` on first use, converted, and remembered until a
+``setting_changed`` signal (sent by ``override_settings``) says otherwise: the store reads
+several settings per delivery. Each default is declared once, in :data:`SETTINGS`; a value that
+cannot be converted raises ImproperlyConfigured naming the setting, and the system checks
+(:mod:`django_qstash.results.checks`) report it at startup instead.
+
+``DJANGO_QSTASH_RESULT_TTL`` and ``DJANGO_QSTASH_CLOCK_TOLERANCE`` are core's settings: they are
+read through core's ``conf`` (``hooks.core_settings()``), where their defaults are declared.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-DEFAULT_RESULT_TTL = 604_800  # 7 days, as in core
-DEFAULT_CLOCK_TOLERANCE = 5  # seconds, as in core
-DEFAULT_STARTED_LEASE = 900  # 15 minutes: QStash's longest delivery timeout on the free plan
-DEFAULT_DELETE_BATCH_SIZE = 10_000
-DEFAULT_WRITE_RETRIES = 2
-CLAIM_MODES = frozenset({"auto", "lock", "row"})
+from django_qstash import hooks
+
+#: ``auto``: lock mode where the database can take its locks (SQLite, PostgreSQL), row mode
+#: elsewhere.
+CLAIM_MODES = ("auto", "lock", "row")
 
 
-def _get(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
+def _claim_mode(value: Any) -> str:
+    mode = str(value).lower()
+    if mode not in CLAIM_MODES:
+        raise ValueError(f"must be one of {list(CLAIM_MODES)}, not {value!r}")
+    return mode
 
 
-class ResultsSettings:
+def _flag(value: Any) -> bool:
+    # bool("False") is True: a string here is a mistake, not a truthy value.
+    if value not in (True, False) or not isinstance(value, (bool, int)):
+        raise ValueError(f"must be True or False, not {value!r}")
+    return bool(value)
+
+
+def _number(minimum: float, kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"must be a number >= {minimum}, not {value!r}")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number >= {minimum}, not {value!r}") from None
+        if number < minimum or number != number:  # NaN compares false with everything
+            raise ValueError(f"must be a number >= {minimum}, not {value!r}")
+        return number
+
+    return convert
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    convert: Callable[[Any], Any]
+    doc: str
+
+
+#: Every setting the results app reads: the ``conf`` attribute, its Django setting, default.
+SETTINGS: dict[str, Setting] = {
+    s.name.split("_QSTASH_", 1)[1].removeprefix("RESULTS_"): s
+    for s in (
+        Setting(
+            "DJANGO_QSTASH_RESULTS_STORE_PENDING",
+            False,
+            _flag,
+            "write a PENDING row when a task is published",
+        ),
+        Setting(
+            "DJANGO_QSTASH_RESULTS_CLAIM_MODE",
+            "auto",
+            _claim_mode,
+            "how a delivery is claimed before it runs",
+        ),
+        Setting(
+            "DJANGO_QSTASH_RESULTS_TRACK_STARTED",
+            False,
+            _flag,
+            "in lock mode, also store STARTED (one more commit per delivery)",
+        ),
+        Setting(
+            "DJANGO_QSTASH_RESULTS_STARTED_LEASE",
+            900,  # 15 minutes: QStash's longest delivery timeout on the free plan
+            _number(0, float),
+            "seconds a STARTED row (row mode) blocks redeliveries",
+        ),
+        Setting(
+            "DJANGO_QSTASH_RESULTS_DELETE_BATCH_SIZE",
+            10_000,
+            _number(1, int),
+            "rows deleted per cleanup statement",
+        ),
+        Setting(
+            "DJANGO_QSTASH_RESULTS_WRITE_RETRIES",
+            2,
+            _number(0, int),
+            "extra tries of an outcome write that failed",
+        ),
+    )
+}
+
+DEFAULT_RESULT_TTL: int = hooks.DEFAULT_RESULT_TTL
+
+
+class ResultsSettings(hooks.LazySettings):
+    """The results app's settings, converted, cached until a ``setting_changed`` signal."""
+
+    def _setting(self, key: str) -> Any:
+        setting = SETTINGS[key]
+        return self._get(setting.name, setting.default, lambda value: self.convert(key, value))
+
+    @staticmethod
+    def raw(key: str) -> Any:
+        """The value as settings hold it (the default when unset), not converted."""
+        setting = SETTINGS[key]
+        return getattr(settings, setting.name, setting.default)
+
+    @staticmethod
+    def convert(key: str, value: Any) -> Any:
+        """``value`` converted for ``key``; ImproperlyConfigured saying why when it cannot be."""
+        setting = SETTINGS[key]
+        try:
+            return setting.convert(value)
+        except ValueError as exc:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"{setting.name} {exc}") from None
+
     @property
     def RESULT_TTL(self) -> int:
-        """``DJANGO_QSTASH_RESULT_TTL``: seconds after which a result may be deleted."""
-        return int(_get("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL))
+        return hooks.core_settings().RESULT_TTL
 
     @property
     def CLOCK_TOLERANCE(self) -> float:
-        """``DJANGO_QSTASH_CLOCK_TOLERANCE``: how long past ``exp`` core still accepts a token."""
-        return float(_get("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE))
+        return float(hooks.core_settings().CLOCK_TOLERANCE)
 
     @property
     def STORE_PENDING(self) -> bool:
-        """``DJANGO_QSTASH_RESULTS_STORE_PENDING``: write a PENDING row when a task is published."""
-        return bool(_get("DJANGO_QSTASH_RESULTS_STORE_PENDING", False))
+        return bool(self._setting("STORE_PENDING"))
 
     @property
     def CLAIM_MODE(self) -> str:
-        """``DJANGO_QSTASH_RESULTS_CLAIM_MODE``: ``"auto"`` (lock on SQLite, row elsewhere),
-        ``"lock"`` or ``"row"``: how a delivery is claimed before it runs."""
-        mode = str(_get("DJANGO_QSTASH_RESULTS_CLAIM_MODE", "auto")).lower()
-        if mode not in CLAIM_MODES:
-            from django.core.exceptions import ImproperlyConfigured
-
-            raise ImproperlyConfigured(
-                f"DJANGO_QSTASH_RESULTS_CLAIM_MODE must be one of {sorted(CLAIM_MODES)}, "
-                f"not {mode!r}"
-            )
-        return mode
+        """``"auto"``, ``"lock"`` or ``"row"``."""
+        return str(self._setting("CLAIM_MODE"))
 
     @property
     def TRACK_STARTED(self) -> bool:
-        """``DJANGO_QSTASH_RESULTS_TRACK_STARTED``: in lock mode, also store STARTED (one more
-        commit per delivery). Row mode always does."""
-        return bool(_get("DJANGO_QSTASH_RESULTS_TRACK_STARTED", False))
+        return bool(self._setting("TRACK_STARTED"))
 
     @property
     def STARTED_LEASE(self) -> float:
-        """``DJANGO_QSTASH_RESULTS_STARTED_LEASE``: seconds a STARTED row blocks redeliveries."""
-        return float(_get("DJANGO_QSTASH_RESULTS_STARTED_LEASE", DEFAULT_STARTED_LEASE))
+        return float(self._setting("STARTED_LEASE"))
 
     @property
     def DELETE_BATCH_SIZE(self) -> int:
-        """``DJANGO_QSTASH_RESULTS_DELETE_BATCH_SIZE``: rows deleted per cleanup statement."""
-        return int(_get("DJANGO_QSTASH_RESULTS_DELETE_BATCH_SIZE", DEFAULT_DELETE_BATCH_SIZE))
+        return int(self._setting("DELETE_BATCH_SIZE"))
 
     @property
     def WRITE_RETRIES(self) -> int:
-        """``DJANGO_QSTASH_RESULTS_WRITE_RETRIES``: extra tries of an outcome write that failed."""
-        return int(_get("DJANGO_QSTASH_RESULTS_WRITE_RETRIES", DEFAULT_WRITE_RETRIES))
+        return int(self._setting("WRITE_RETRIES"))
 
 
 conf = ResultsSettings()
+conf.connect("django_qstash.results.conf.clear_cache")

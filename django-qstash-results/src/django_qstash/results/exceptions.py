@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django_qstash.hooks import TaskRevokedError
 
-class TaskExpired(Exception):
-    """The message arrived after its ``expires`` time, so its task was not run."""
+
+class TaskExpired(TaskRevokedError):
+    """The message arrived after its ``expires`` time, so its task was not run (a
+    :class:`~django_qstash.exceptions.TaskRevokedError`, as Celery reports an expired task)."""

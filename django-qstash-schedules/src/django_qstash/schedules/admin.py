@@ -31,6 +31,8 @@ else:  # ModelAdmin is generic for type checkers only
 
 _SAVED_ATTR = "_django_qstash_saved_schedule"
 _STATE_COLOURS = {"synced": "#2e7d32", "pending": "#8a6d00", "failed": "#ba2121"}
+# Mid-tone colours: readable on the admin's light and dark backgrounds.
+_RUN_COLOURS = {"SUCCESS": "#2e9e4f", "FAILURE": "#d93838", "RETRY": "#e69500"}
 
 
 def _report(
@@ -59,8 +61,10 @@ class TaskScheduleAdmin(_ScheduleAdmin):
         "task_name",
         "schedule_display",
         "is_active",
+        "last_run_display",
+        "next_run_display",
+        "run_count",
         "sync_status",
-        "last_synced_at",
     )
     list_filter = ("is_active", "needs_sync", "task_name")
     search_fields = ("name", "task_name", "description", "schedule_id")
@@ -69,6 +73,8 @@ class TaskScheduleAdmin(_ScheduleAdmin):
     readonly_fields = (
         "cron_description",
         "next_runs",
+        "last_run_display",
+        "run_count",
         "schedule_id",
         "sync_status",
         "last_synced_at",
@@ -80,7 +86,16 @@ class TaskScheduleAdmin(_ScheduleAdmin):
         (None, {"fields": ("name", "task_name", "is_active", "description")}),
         (
             _("Schedule"),
-            {"fields": ("cron", "timezone", "cron_description", "next_runs")},
+            {
+                "fields": (
+                    "cron",
+                    "timezone",
+                    "cron_description",
+                    "next_runs",
+                    "last_run_display",
+                    "run_count",
+                )
+            },
         ),
         (_("Arguments"), {"fields": ("args", "kwargs")}),
         (
@@ -112,6 +127,25 @@ class TaskScheduleAdmin(_ScheduleAdmin):
             obj.qstash_cron,
             info.description or info.error,
         )
+
+    @admin.display(description=_("last run"), ordering="last_run_at")
+    def last_run_display(self, obj: TaskSchedule | None) -> SafeString | str:
+        if obj is None or obj.last_run_at is None:
+            return str(_("never"))
+        when = timezone.localtime(obj.last_run_at).strftime("%Y-%m-%d %H:%M:%S")
+        colour = _RUN_COLOURS.get(obj.last_run_status, "inherit")
+        return format_html(
+            '{}<br><strong style="color:{}">{}</strong>', when, colour, obj.last_run_status
+        )
+
+    @admin.display(description=_("next run"))
+    def next_run_display(self, obj: TaskSchedule) -> str:
+        if not obj.is_active:
+            return str(_("paused"))
+        info = obj.cron_info(count=1)
+        if info.error or not info.runs:
+            return "-"
+        return timezone.localtime(info.runs[0]).strftime("%Y-%m-%d %H:%M:%S")
 
     @admin.display(description=_("sync state"), ordering="needs_sync")
     def sync_status(self, obj: TaskSchedule) -> SafeString:

@@ -12,8 +12,9 @@ class SchedulesConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from django_qstash.schedules import signals
+        from django_qstash.schedules import runs, signals
         from django_qstash.schedules.checks import check_settings
 
         checks.register(check_settings, "django_qstash_schedules")
         signals.connect()
+        runs.connect()

@@ -13,7 +13,6 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
-from croniter import CroniterBadDateError, CroniterError, croniter
 from django.core.exceptions import ValidationError
 
 FIELDS = ("minute", "hour", "day of month", "month", "day of week")
@@ -99,6 +98,10 @@ def validate_cron(value: str) -> None:
             code="invalid_cron",
             params={"count": len(fields), "value": expression},
         )
+    # Imported on first use: the models import this module, and croniter (with dateutil) would
+    # otherwise weigh on every process's django.setup().
+    from croniter import CroniterBadDateError, CroniterError, croniter
+
     for index, field in enumerate(fields):
         template = ["*"] * 5
         template[index] = field
@@ -132,6 +135,8 @@ def next_runs(
     after: datetime.datetime | None = None,
 ) -> list[datetime.datetime]:
     """The next ``count`` fire times (aware, in the schedule's zone) after ``after`` (now)."""
+    from croniter import croniter
+
     zone = get_zone(timezone)
     start = (after or datetime.datetime.now(datetime.timezone.utc)).astimezone(zone)
     iterator = croniter(" ".join(cron.split()), start, max_years_between_matches=_MAX_YEARS)

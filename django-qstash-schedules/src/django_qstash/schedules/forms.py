@@ -1,4 +1,5 @@
-"""The admin form of TaskSchedule: the task as a dropdown of registered tasks, a checked cron."""
+"""The admin form of TaskSchedule: the task as a searchable dropdown of registered tasks, a
+checked cron."""
 
 from __future__ import annotations
 
@@ -53,9 +54,32 @@ class TimeZoneInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', box, TIMEZONE_LIST_ID, options)
 
 
+class SearchableSelect(forms.Select):
+    """A dropdown with a search box above it that filters its options as you type."""
+
+    class Media:
+        js = ("django_qstash_schedules/task_search.js",)
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        select = super().render(name, value, attrs, renderer)
+        target = (attrs or {}).get("id") or self.attrs.get("id") or f"id_{name}"
+        return format_html(
+            '<div class="djq-task-chooser"><input type="search" class="djq-task-search vTextField"'
+            ' data-for="{}" placeholder="{}" aria-label="{}" autocomplete="off">'
+            ' <span class="djq-task-search-count help"></span><br>{}</div>',
+            target,
+            _("Search tasks…"),
+            _("Search tasks"),
+            select,
+        )
+
+
 class TaskScheduleForm(forms.ModelForm):  # type: ignore[type-arg]
     task_name = forms.ChoiceField(
         label=_("Task"),
+        widget=SearchableSelect,
         help_text=_("A task registered in this project (python manage.py available_tasks)."),
     )
 

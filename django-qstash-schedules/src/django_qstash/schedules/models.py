@@ -136,6 +136,13 @@ class TaskSchedule(models.Model):
     #: Whether the schedule was active on QStash after the last successful sync (None: never).
     synced_active = models.BooleanField(null=True, editable=False)
 
+    # Runs, counted by the webhook's hooks (see runs.py) with update(), never through save().
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True, editable=False)
+    last_run_status = models.CharField(
+        _("last run status"), max_length=10, blank=True, default="", editable=False
+    )
+    run_count = models.PositiveIntegerField(_("runs"), default=0, editable=False)
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

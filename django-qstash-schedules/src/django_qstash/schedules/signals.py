@@ -20,16 +20,20 @@ from django.db.models.signals import post_delete, post_save
 from django_qstash.schedules.conf import conf
 from django_qstash.schedules.models import ScheduleDeletion, TaskSchedule
 from django_qstash.schedules.suspension import is_suspended, sync_suspended
-from django_qstash.schedules.sync import process_deletion, sync_schedule
 
 __all__ = ["connect", "schedule_deleted", "schedule_saved", "sync_suspended"]
 
 
 def _sync_after_commit(pk: int) -> None:
+    # Imported when a change is pushed: the QStash side is not needed by django.setup().
+    from django_qstash.schedules.sync import sync_schedule
+
     sync_schedule(pk)
 
 
 def _delete_after_commit(schedule_id: str) -> None:
+    from django_qstash.schedules.sync import process_deletion
+
     process_deletion(schedule_id)
 
 

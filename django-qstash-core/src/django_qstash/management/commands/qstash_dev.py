@@ -36,7 +36,8 @@ def settings_argv() -> list[str]:
         if parts.hostname in _LOOPBACK:
             host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
             argv += ["--host", host]
-            if parts.port:
+            # Port 0 is a port too (a free one), not "unset".
+            if parts.port is not None:
                 argv += ["--port", str(parts.port)]
     for value, flag in (
         (conf.QSTASH_TOKEN, "--token"),

@@ -1,0 +1,238 @@
+"""Async views that publish: `await task.adelay()` against `await sync_to_async(task.delay)()`.
+
+One uvicorn worker serves benchmarks/urls_async.py; each view publishes one task to a loopback
+stub that answers like QStash (benchmarks/_qstash_stub.py, its own process), once after 20 ms
+(a network round trip to QStash: what an async view overlaps and one sync thread waits out) and
+once at once (loopback: only the CPU cost of each publish remains). A load generator in
+this process keeps CONCURRENCY requests in flight on kept-alive connections; each round sends
+REQUESTS requests to one view, the views alternate round after round, and requests/s are
+compared as ratios of medians against `sync_to_async(task.delay)()` measured in the same run, and
+so is the uvicorn process's CPU time per request (on a shared machine, requests/s also measure
+how much CPU the other processes leave).
+
+Goal: `adelay()` >= 2x `sync_to_async(task.delay)()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django_qstash.devserver.process import free_port, stop_process, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = 50
+REQUESTS = 1000
+
+CANDIDATES = {
+    "await task.adelay()": "/adelay/",
+    "await sync_to_async(task.delay)()": "/sync-to-async/",
+    "sync_to_async(thread_sensitive=False)": "/thread-pool/",
+}
+BASELINE = "await sync_to_async(task.delay)()"
+#: QStash's answer delay of each scenario: a network round trip to QStash (20 ms), and none at
+#: all (loopback: only the CPU cost of a publish counts).
+LATENCIES_MS = (20.0, 0.0)
+
+
+async def _worker(port: int, path: str, count: int, statuses: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    try:
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            chunked = False
+            for line in head.split(b"\r\n"):
+                lowered = line.lower()
+                if lowered.startswith(b"content-length:"):
+                    length = int(line[15:])
+                chunked = chunked or lowered == b"transfer-encoding: chunked"
+            if chunked:  # Django's ASGI handler streams the body in chunks
+                while size := int(await reader.readuntil(b"\r\n"), 16):
+                    await reader.readexactly(size + 2)
+                await reader.readexactly(2)
+            else:
+                await reader.readexactly(length)
+            statuses.append(int(head[9:12]))
+    finally:
+        writer.close()
+
+
+async def _round(port: int, path: str, requests: int, concurrency: int) -> float:
+    """Requests per second of one round; every answer must be a 200."""
+    statuses: list[int] = []
+    per_worker = requests // concurrency
+    start = time.perf_counter()
+    await asyncio.gather(*(_worker(port, path, per_worker, statuses) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    failed = [s for s in statuses if s != 200]
+    if failed:
+        raise RuntimeError(f"{path}: {len(failed)} answers were not 200 (e.g. {failed[0]})")
+    return len(statuses) / elapsed
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def main(
+    rounds: int = 5,
+    requests: int = REQUESTS,
+    concurrency: int = CONCURRENCY,
+    latencies: tuple[float, ...] = LATENCIES_MS,
+) -> str:
+    tables = [_scenario(rounds, requests, concurrency, latency) for latency in latencies]
+    tables.append(publish_path(rounds, requests, concurrency))
+    return "\n".join(tables)
+
+
+def _scenario(rounds: int, requests: int, concurrency: int, latency_ms: float) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": ""}
+    stub = start([sys.executable, "-m", "benchmarks._qstash_stub", "0", str(latency_ms)], env)
+    assert stub.stdout is not None
+    qstash_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    port = free_port()
+    server = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "asyncio",
+        ],
+        {**env, "QSTASH_URL": qstash_url, "DJANGO_SETTINGS_MODULE": "benchmarks.settings_async"},
+    )
+    samples: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    cpu: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    try:
+        wait_until(lambda: _answers(port), timeout=30, what="uvicorn to answer")
+        for path in CANDIDATES.values():  # warm-up: clients built, code paths loaded
+            asyncio.run(_round(port, path, concurrency * 2, concurrency))
+        for _ in range(rounds):
+            for name, path in CANDIDATES.items():
+                before = _cpu_seconds(server.pid)
+                samples[name].append(asyncio.run(_round(port, path, requests, concurrency)))
+                cpu[name].append((_cpu_seconds(server.pid) - before) / requests)
+    finally:
+        stop_process(server)  # type: ignore[arg-type]
+        stop_process(stub)  # type: ignore[arg-type]
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    width = max(len(name) for name in medians)
+    lines = [
+        f"Async views publishing one task: 1 uvicorn worker, {concurrency} concurrent requests, "
+        f"{rounds} rounds of {requests}; QStash stub answering after {latency_ms:g} ms",
+        f"  {'':<{width}}  {'req/s':>8}  {'ratio':>7}  {'server CPU ms/req':>17}  {'ratio':>6}",
+    ]
+    for name, value in medians.items():
+        share = cpu_medians[name] / cpu_medians[BASELINE] if cpu_medians[BASELINE] else 0.0
+        lines.append(
+            f"  {name:<{width}}  {value:8.0f}  {value / medians[BASELINE]:6.2f}x"
+            f"  {cpu_medians[name] * 1e3:17.2f}  {share:5.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far; 0 where /proc is missing (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+PUBLISH_PATH = """
+import asyncio, statistics, sys, time
+import django
+django.setup()
+from asgiref.sync import sync_to_async
+from benchmarks.startup_tasks import startup_noop
+
+async def adelay():
+    await startup_noop.adelay(1)
+
+async def thread_hop():
+    await sync_to_async(startup_noop.delay)(1)
+
+async def rate(publish, count, concurrency):
+    gate = asyncio.Semaphore(concurrency)
+    async def one():
+        async with gate:
+            await publish()
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return count / (time.perf_counter() - start)
+
+async def main(rounds, count, concurrency):
+    samples = {"adelay": [], "sync_to_async": []}
+    for publish in (adelay, thread_hop):
+        await rate(publish, 100, concurrency)
+    for _ in range(rounds):
+        samples["adelay"].append(await rate(adelay, count, concurrency))
+        samples["sync_to_async"].append(await rate(thread_hop, count, concurrency))
+    print(*(statistics.median(v) for v in samples.values()))
+
+asyncio.run(main(*map(int, sys.argv[1:])))
+"""
+
+
+def publish_path(rounds: int, requests: int, concurrency: int) -> str:
+    """The publish alone: ``concurrency`` publishes at a time on one event loop, no Django
+    request around them (the stub answers at once)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": ""}
+    stub = start([sys.executable, "-m", "benchmarks._qstash_stub"], env)
+    assert stub.stdout is not None
+    env.update(
+        QSTASH_URL=f"http://127.0.0.1:{stub.stdout.readline().strip()}",
+        DJANGO_SETTINGS_MODULE="benchmarks.settings_async",
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", PUBLISH_PATH, str(rounds), str(requests), str(concurrency)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        stop_process(stub)  # type: ignore[arg-type]
+    adelay, hop = map(float, out.stdout.split())
+    return (
+        f"The publish alone: {concurrency} at a time on one event loop, {rounds} rounds of "
+        f"{requests}\n"
+        f"  {'await task.adelay()':<37}  {adelay:8.0f}  {adelay / hop:6.2f}x\n"
+        f"  {'await sync_to_async(task.delay)()':<37}  {hop:8.0f}  {1:6.2f}x"
+    )
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))

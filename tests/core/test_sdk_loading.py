@@ -1,0 +1,94 @@
+"""Cold start: nothing of the SDK, httpx or TLS before the first publish; then the SDK, imported
+as it is, for the sync client and for async ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from django_qstash.devserver.process import stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_in_fresh_process(code: str, qstash_url: str) -> dict[str, object]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path]),
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "QSTASH_URL": qstash_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# (Not ssl: a bare Django imports it already.)
+HEAVY = ("qstash", "httpx", "httpcore", "certifi", "jwt")
+
+
+@pytest.fixture
+def qstash_stub() -> Iterator[str]:
+    """The benchmarks' loopback stand-in for QStash's publish endpoint; its URL."""
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._qstash_stub"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert stub.stdout is not None
+    try:
+        yield f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    finally:
+        stop_process(stub)
+
+
+def test_setup_loads_nothing_of_the_sdk_and_the_first_publish_loads_it(qstash_stub):
+    found = run_in_fresh_process(
+        f"""
+        import asyncio, json, sys
+        import django
+        django.setup()
+        from benchmarks.startup_tasks import startup_noop
+        before = [m for m in {HEAVY!r} if m in sys.modules]
+        message_id = startup_noop.delay(1).id
+        after = [m for m in {HEAVY!r} if m in sys.modules]
+        async_id = asyncio.run(startup_noop.adelay(2)).id
+        print(json.dumps({{"before": before, "after": after, "id": message_id,
+                           "async_id": async_id}}))
+        """,
+        qstash_stub,
+    )
+    assert found["before"] == []
+    assert found["id"] == found["async_id"] == "msg_benchmark"
+    assert {"qstash", "httpx", "httpcore"} <= set(found["after"])  # type: ignore[arg-type]
+
+
+def test_clients_are_the_sdks_own():
+    from django.core.exceptions import ImproperlyConfigured
+    from qstash import AsyncQStash, QStash
+
+    from django_qstash import sdk
+
+    key = ("token", "http://127.0.0.1:9", 2)
+    sync_client = sdk.client_from_settings("sync", key)
+    async_client = sdk.client_from_settings("async", key)
+    assert type(sync_client) is QStash
+    assert type(async_client) is AsyncQStash
+    assert sync_client.http._base_url == async_client.http._base_url == "http://127.0.0.1:9"
+    sync_client.http._client.close()
+    with pytest.raises(ImproperlyConfigured, match="QSTASH_TOKEN is not set"):
+        sdk.client_from_settings("sync", (None, "http://127.0.0.1:9", 0))
