@@ -3,33 +3,17 @@ outbox's own behaviour is tested end to end in tests/outbox)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
 
 import pytest
 
+import django_qstash
 from django_qstash import group, hooks
 from example.tasks import record
+from tests.support.interceptor import Taker
 from tests.support.recorder import Recorder
 
-
-class Taker:
-    def __init__(self, take: bool) -> None:
-        self.take = take
-        self.seen: list[list[hooks.PreparedMessage]] = []
-
-    def __call__(self, messages: Sequence[hooks.PreparedMessage]) -> list[str] | None:
-        self.seen.append(list(messages))
-        return [f"held-{i}" for i in range(len(messages))] if self.take else None
-
-
-@pytest.fixture
-def interceptor(request: pytest.FixtureRequest) -> Iterator[Taker]:
-    taker = Taker(take=request.param)
-    hooks.register_publish_interceptor(taker)
-    try:
-        yield taker
-    finally:
-        hooks.unregister_publish_interceptor(taker)
+URL = "https://example.com/hook"
 
 
 @pytest.mark.parametrize("interceptor", [True], indirect=True)
@@ -99,3 +83,70 @@ def test_delay_on_commit_declined_publishes_after_the_commit(
         assert qstash.requests == []
     assert len(callbacks) == 1
     assert [r.json()["args"] for r in qstash.requests] == [["later"]]
+
+
+@pytest.mark.parametrize("interceptor", [True], indirect=True)
+def test_publish_to_a_url_is_offered_and_returns_the_given_id(
+    interceptor: Taker, qstash: Recorder, no_result_store: None
+):
+    assert django_qstash.publish(URL, json={"n": 1}) == "held-0"
+    [[prepared]] = interceptor.seen
+    assert (prepared.destination, prepared.body, prepared.task_name) == (URL, b'{"n": 1}', "")
+    assert qstash.requests == []
+
+
+@pytest.mark.parametrize("interceptor", [True], indirect=True)
+def test_publish_batch_is_offered_as_one_list(
+    interceptor: Taker, qstash: Recorder, no_result_store: None
+):
+    ids = django_qstash.publish_batch([{"url": URL, "body": "a"}, {"url": URL, "body": "b"}])
+    assert ids == ["held-0", "held-1"]
+    assert [[m.body for m in call] for call in interceptor.seen] == [[b"a", b"b"]]
+    assert qstash.requests == []
+
+
+@pytest.mark.parametrize("interceptor", [False], indirect=True)
+def test_publish_declined_is_sent_and_not_recorded_as_a_task(
+    interceptor: Taker, qstash: Recorder, no_result_store: None
+):
+    heard: list[object] = []
+
+    def receiver(sender: object, **kwargs: object) -> None:
+        heard.append(kwargs["message_id"])
+
+    hooks.message_published.connect(receiver)
+    try:
+        assert django_qstash.publish(URL, body="x") == "msg_recorded"
+        record.delay("task")
+    finally:
+        hooks.message_published.disconnect(receiver)
+    assert [len(call) for call in interceptor.seen] == [1, 1]
+    assert len(qstash.requests) == 2
+    assert heard == ["msg_recorded"]  # the task's only: a URL message is no task
+
+
+@pytest.mark.parametrize("interceptor", [True], indirect=True)
+def test_async_publishing_is_offered_too(
+    interceptor: Taker, qstash: Recorder, no_result_store: None
+):
+    async def publish_all() -> list[object]:
+        return [
+            (await record.adelay("a")).id,
+            [r.id for r in (await group(record.s("b"), record.s("c")).aapply_async()).results],
+            await django_qstash.apublish(URL, body="d"),
+            await django_qstash.apublish_batch([{"url": URL, "body": "e"}]),
+        ]
+
+    assert asyncio.run(publish_all()) == ["held-0", ["held-0", "held-1"], "held-0", ["held-0"]]
+    assert [len(call) for call in interceptor.seen] == [1, 2, 1, 1]
+    assert qstash.requests == []
+
+
+@pytest.mark.parametrize("interceptor", [False], indirect=True)
+def test_async_publishing_declined_is_sent(
+    interceptor: Taker, qstash: Recorder, no_result_store: None
+):
+    result = asyncio.run(record.adelay("now"))
+    assert result.id == "msg_recorded"
+    assert len(interceptor.seen) == 1
+    assert [r.json()["args"] for r in qstash.requests] == [["now"]]
