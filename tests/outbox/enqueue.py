@@ -1,8 +1,10 @@
 """A view's work in a process of its own, run with a live outbox site's environment:
-``python -m tests.outbox.enqueue KEY COUNT [--group] [--rollback] [--kill-after-commit]``.
+``python -m tests.outbox.enqueue KEY COUNT [--group|--on-commit|--publish] [--rollback]
+[--kill-after-commit]``.
 
 One transaction writes an ``order`` row and enqueues COUNT ``record(KEY, i)`` tasks (``.delay()``
-each, ``delay_on_commit()`` each, or one ``group``). ``--kill-after-commit`` SIGKILLs the process right after the commit,
+each, ``delay_on_commit()`` each, one ``group``, or ``django_qstash.publish()`` of the task's
+body to the webhook URL each, as to any URL; it prints the ids ``publish()`` returned). ``--kill-after-commit`` SIGKILLs the process right after the commit,
 before the outbox's own on-commit publish runs; ``--rollback`` rolls the transaction back.
 """
 
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--group", action="store_true")
     parser.add_argument("--on-commit", action="store_true", help="delay_on_commit() each")
+    parser.add_argument("--publish", action="store_true", help="django_qstash.publish() each")
     parser.add_argument("--rollback", action="store_true")
     parser.add_argument("--kill-after-commit", action="store_true")
     options = parser.parse_args()
@@ -32,7 +35,8 @@ def main() -> None:
     django.setup()
     from django.db import transaction
 
-    from django_qstash import group
+    from django_qstash import group, publish
+    from django_qstash.hooks import build_message, webhook_url
     from example.models import TaskRun
     from example.tasks import record
 
@@ -44,6 +48,12 @@ def main() -> None:
                 transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
             if options.group:
                 group(record.s(options.key, i) for i in range(options.count)).apply_async()
+            elif options.publish:
+                for i in range(options.count):
+                    body = build_message(record.name, [options.key, i])
+                    print(
+                        "published", publish(webhook_url(), body, content_type="application/json")
+                    )
             elif options.on_commit:
                 for i in range(options.count):
                     record.delay_on_commit(options.key, i)

@@ -172,6 +172,38 @@ def test_delay_on_commit_goes_through_the_outbox_too(
 
 
 @pytest.mark.parametrize("database", DATABASES)
+def test_publish_to_a_url_in_a_transaction_goes_through_the_outbox(
+    outbox_site_factory: OutboxSiteFactory, devserver_factory: object, database: str
+):
+    """``django_qstash.publish(url, ...)`` inside ``transaction.atomic()``: a row in the
+    transaction, its deduplication id returned; QStash down at the commit loses nothing."""
+    devserver: DevServerProcess = devserver_factory()  # type: ignore[operator]
+    site = outbox_site_factory(devserver, database=database)
+    key = new_key()
+    devserver.stop()
+    printed = ok(site.enqueue(key, 2, "--publish"))
+    rows = site.outbox_rows()
+    assert [row[1] for row in rows] == [1, 1]
+    returned = [line.split()[1] for line in printed.splitlines() if line.startswith("published")]
+    assert returned == [row[4] for row in rows]
+    devserver.start()
+    assert "2 published, 0 failed, 0 pending" in ok(site.manage("drain_outbox", "--once"))
+    assert wait_for_all(site, key, 2) == [0, 1]
+    assert len(site.created_messages()) == 2
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_publish_to_a_url_rolled_back_publishes_nothing(
+    outbox_site_factory: OutboxSiteFactory, database: str
+):
+    site = outbox_site_factory(database=database)
+    key = new_key()
+    assert "rolled back" in ok(site.enqueue(key, 2, "--publish", "--rollback"))
+    assert site.outbox_rows() == []
+    assert site.created_messages() == []
+
+
+@pytest.mark.parametrize("database", DATABASES)
 def test_two_drainers_on_1000_rows_publish_each_once(
     outbox_site_factory: OutboxSiteFactory, devserver_factory: object, database: str
 ):
