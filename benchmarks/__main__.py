@@ -18,6 +18,7 @@ BENCHMARKS = [
     "results_webhook",
     "results_cleanup",
     "devserver_throughput",
+    "outbox",
     "ops_dashboard",
 ]
 

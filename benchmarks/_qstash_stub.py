@@ -9,6 +9,7 @@ application and QStash (loopback answers in microseconds; QStash's API does not)
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 ANSWER = b'{"messageId":"msg_benchmark"}'
@@ -26,9 +27,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            body = str(connections).encode() if head.startswith(b"GET /connections") else ANSWER
+            payload = await reader.readexactly(length) if length else b""
+            if head.startswith(b"GET /connections"):
+                body = str(connections).encode()
+            elif head.startswith(b"POST /v2/batch"):
+                # One answer per message of the batch, as QStash gives.
+                body = b"[" + b",".join([ANSWER] * len(json.loads(payload))) + b"]"
+            else:
+                body = ANSWER
             if latency:  # QStash's round trip over a real network, when asked to model it
                 await asyncio.sleep(latency)
             writer.write(

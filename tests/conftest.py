@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.support.recorder",
     "tests.support.devserver",
     "tests.support.liveserver",
+    "tests.support.interceptor",
 ]
 
 

@@ -61,14 +61,24 @@ ONE_SHOT = [
     "python manage.py qstash_dlq --requeue --all --task app.tasks.send_email --no-input",
     "python manage.py qstash_metrics",
     "python manage.py qstash_metrics --since 7d --json",
-    # Deleting dead letters that are gone already is not an error (it reports 0 deleted).
-    "python manage.py qstash_dlq --delete 1796540653936-1 1796540653852-0",
+    "python manage.py migrate django_qstash_outbox",
+    "python manage.py drain_outbox --once",
+    "python manage.py drain_outbox --schedule",
+    "python manage.py drain_outbox --unschedule",
 ]
-#: Run as printed too, but their example id names no dead letter here: each must refuse with a
+#: The outbox is opt-in and the sample project leaves it out: these run as printed, with the
+#: outbox in INSTALLED_APPS (the sample project's settings plus it, as its README says).
+OUTBOX_COMMANDS = {command for command in ONE_SHOT if "outbox" in command}
+OUTBOX_SETTINGS = {
+    "DJANGO_SETTINGS_MODULE": "tests.outbox.server_settings",
+    "PYTHONPATH": os.pathsep.join([str(SAMPLE_PROJECT), str(ROOT)]),
+}
+#: Run as printed too, but their example ids name no dead letter here: each must refuse with a
 #: message and a non-zero status, never a traceback.
 REFUSED = [
     "python manage.py qstash_dlq --get 1796540653936-1",
     "python manage.py qstash_dlq --requeue 1796540653936-1",
+    "python manage.py qstash_dlq --delete 1796540653936-1 1796540653852-0",
 ]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -194,12 +204,17 @@ def test_each_printed_management_command_runs(tmp_path: Path) -> None:
     try:
         devserver.wait_for("python manage.py runserver")
         for command in ONE_SHOT:
+            command_env = {**env, **OUTBOX_SETTINGS} if command in OUTBOX_COMMANDS else env
             result = subprocess.run(
-                ["bash", "-c", command], cwd=SAMPLE_PROJECT, env=env, input="no\n",
+                ["bash", "-c", command], cwd=SAMPLE_PROJECT, env=command_env, input="no\n",
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
             assert "Traceback" not in result.stderr, result.stderr
+            if command.endswith("--once"):
+                assert "0 published, 0 failed, 0 pending" in result.stdout, result.stdout
+            if command.endswith("--schedule"):
+                assert "django-qstash-outbox-drain" in result.stdout, result.stdout
         for command in REFUSED:
             result = subprocess.run(
                 ["bash", "-c", command], cwd=SAMPLE_PROJECT, env=env, input="no\n",

@@ -164,6 +164,8 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(site):
         dlq_command("--delete")
     with pytest.raises(CommandError, match="QStash answered with an error"):
         dlq_command("--get", "0000-no-such-id")
+    with pytest.raises(CommandError, match=r"only 0 of the 2 .*0000-no-such-id, 0001-no-such-id"):
+        dlq_command("--delete", "0000-no-such-id", "0001-no-such-id")
     with pytest.raises(CommandError):
         dlq_command("--list", "--older-than", "soon")
     record  # noqa: B018 - imported so that the example tasks are registered

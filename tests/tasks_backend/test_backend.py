@@ -16,6 +16,7 @@ from django_qstash.backends import DjangoTaskAdapter, QStashBackend, QStashTask
 from django_qstash.exceptions import ArgumentsNotSerializable, PublishError
 from django_qstash.registry import registry
 from django_qstash.tasks_compat import FRAMEWORK, InvalidTask, TaskResultStatus
+from tests.support.interceptor import Taker
 from tests.tasks_backend import tasks
 from tests.tasks_backend.conftest import QSTASH_TASKS
 
@@ -320,6 +321,16 @@ def test_aenqueue(qstash, no_result_store):
     result = asyncio.run(tasks.add.aenqueue(3, 4))
     assert result.id == "msg_recorded"
     assert qstash.requests[0].json()["args"] == [3, 4]
+
+
+@pytest.mark.parametrize("interceptor", [True], indirect=True)
+def test_enqueue_and_aenqueue_are_offered_to_the_publish_interceptor(
+    interceptor: Taker, qstash, no_result_store
+):
+    assert tasks.add.enqueue(1, 2).id == "held-0"
+    assert asyncio.run(tasks.add.aenqueue(3, 4)).id == "held-0"
+    assert [[m.args for m in call] for call in interceptor.seen] == [[[1, 2]], [[3, 4]]]
+    assert qstash.requests == []
 
 
 def test_aenqueue_publishes_without_sync_to_async(

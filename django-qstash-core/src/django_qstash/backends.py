@@ -37,7 +37,7 @@ from django.core.checks import CheckMessage
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from django_qstash import aio, envelope, pipeline, publisher, runner, signals, states
+from django_qstash import envelope, pipeline, runner, signals, states
 from django_qstash.backend_adapter import (
     READY,
     UNKNOWN_WORKER,
@@ -166,8 +166,7 @@ class QStashBackend(BaseTaskBackend):
             envelope.build(adapter.name, call_args, call_kwargs)
             return self._run_eagerly(task, adapter, call_args, call_kwargs, enqueued_at)
         prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
-        message_id = publisher.send(prepared)
-        pipeline.record_published(prepared, message_id, adapter)
+        [message_id] = pipeline.dispatch([prepared], [adapter])
         result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
         send(task_enqueued, type(self), result)
         return result
@@ -180,8 +179,7 @@ class QStashBackend(BaseTaskBackend):
             result: TaskResult[Any, Any] = await sync_to_async(self.enqueue)(task, args, kwargs)
             return result
         prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
-        message_id = await aio.send(prepared)
-        await aio.record_published(prepared, message_id, adapter)
+        [message_id] = await pipeline.adispatch([prepared], [adapter])
         result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
         if task_enqueued.receivers:
             signals.log_raised(await task_enqueued.asend_robust(type(self), task_result=result))

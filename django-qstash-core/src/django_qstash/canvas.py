@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, canvas_steps, pipeline, publisher
+from django_qstash import canvas_steps, pipeline
 from django_qstash.conf import conf
 from django_qstash.exceptions import CanvasNotSupported
 from django_qstash.result import AsyncResult, GroupResult
@@ -248,9 +248,11 @@ class group(Signature, kind="group"):
         if conf.ALWAYS_EAGER:
             return self.apply(args, kwargs, **options)
         group_id, calls = self._calls(args, kwargs, options)
-        message_ids = publisher.send_batch([prepared for _, prepared in calls]) if calls else []
-        for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
-            pipeline.record_published(prepared, message_id, task)
+        if not calls:
+            return canvas_steps.group_result(group_id, calls, [])
+        message_ids = pipeline.dispatch(
+            [prepared for _, prepared in calls], [task for task, _ in calls], batch=True
+        )
         return canvas_steps.group_result(group_id, calls, message_ids)
 
     async def aapply_async(
@@ -264,9 +266,11 @@ class group(Signature, kind="group"):
             result: GroupResult = await sync_to_async(self.apply)(args, kwargs, **options)
             return result
         group_id, calls = self._calls(args, kwargs, options)
-        message_ids = await aio.send_batch([prepared for _, prepared in calls]) if calls else []
-        for message_id, (task, prepared) in zip(message_ids, calls, strict=True):
-            await aio.record_published(prepared, message_id, task)
+        if not calls:
+            return canvas_steps.group_result(group_id, calls, [])
+        message_ids = await pipeline.adispatch(
+            [prepared for _, prepared in calls], [task for task, _ in calls], batch=True
+        )
         return canvas_steps.group_result(group_id, calls, message_ids)
 
     def _calls(

@@ -17,7 +17,13 @@ Other modules of ``django_qstash`` are private. This module offers
 * the **publish pipeline**: :func:`prepare_message` turns a task call into a
   :class:`PreparedMessage` exactly as ``.delay()`` would (the task's flow control, retry delay,
   headers, ...), and :func:`publish_prepared` sends one and records it (result store,
-  :data:`message_published`).
+  :data:`message_published`); :func:`publish_prepared_batch` does the same for many in one
+  request.
+* the **publish interceptor**: :func:`register_publish_interceptor` lets an app (the outbox)
+  take the messages of ``.delay()``/``.apply_async()``/``group``/the Tasks backend just before
+  they are sent, to send them later through :func:`publish_prepared`.
+* **signatures**: :func:`verify_signature` checks a QStash ``Upstash-Signature`` for a view of
+  an app's own (the outbox's drain endpoint).
 * **accessors** for the task registry, the message builder, the shared QStash client, the
   webhook URL, and helpers: :func:`translate_sdk_error` (what the QStash SDK raised, as status
   and text), :func:`duration_seconds` / :func:`whole_seconds` (the one duration parser), and
@@ -35,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope, pipeline, publisher
+from django_qstash import envelope, pipeline, publisher, signing
 from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, conf
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
@@ -50,6 +56,7 @@ from django_qstash.exceptions import (
 )
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import duration_seconds, whole_seconds
+from django_qstash.pipeline import PublishInterceptor
 from django_qstash.registry import registry
 from django_qstash.sdk_errors import SdkFailure, translate_sdk_error
 from django_qstash.signals import (
@@ -61,6 +68,7 @@ from django_qstash.signals import (
     task_started,
     task_succeeded,
 )
+from django_qstash.signing import SignatureError
 from django_qstash.store import (
     ChordJoin,
     ChordStore,
@@ -94,10 +102,12 @@ __all__ = [
     "MaxRetriesExceededError",
     "PreparedMessage",
     "PublishError",
+    "PublishInterceptor",
     "ResultBackendNotConfigured",
     "ResultStore",
     "Retry",
     "SdkFailure",
+    "SignatureError",
     "StoredResult",
     "TaskNotRegistered",
     "TaskRevokedError",
@@ -112,7 +122,9 @@ __all__ = [
     "prepare_message",
     "publish_message",
     "publish_prepared",
+    "publish_prepared_batch",
     "register_chord_store",
+    "register_publish_interceptor",
     "register_result_store",
     "registered_tasks",
     "send_robust",
@@ -122,7 +134,9 @@ __all__ = [
     "task_started",
     "task_succeeded",
     "translate_sdk_error",
+    "unregister_publish_interceptor",
     "unregister_result_store",
+    "verify_signature",
     "webhook_url",
     "whole_seconds",
 ]
@@ -203,3 +217,38 @@ def publish_prepared(prepared: PreparedMessage) -> str:
     sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
     pipeline.record_published(prepared, message_id, sender)
     return message_id
+
+
+def publish_prepared_batch(messages: Sequence[PreparedMessage]) -> list[str]:
+    """:func:`publish_prepared` for many messages in one batch request; their message ids, in
+    order. Raises :class:`PublishError` when QStash refused the batch (nothing was enqueued)."""
+    message_ids = publisher.send_batch(messages)
+    for message_id, prepared in zip(message_ids, messages, strict=True):
+        sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
+        pipeline.record_published(prepared, message_id, sender)
+    return message_ids
+
+
+def register_publish_interceptor(interceptor: PublishInterceptor) -> None:
+    """Call ``interceptor(messages)`` before task messages are sent.
+
+    It returns None to let them be sent now, or takes them (it then sends them itself later,
+    through :func:`publish_prepared`) and returns the id each one's result gets, in order.
+    """
+    pipeline.register_interceptor(interceptor)
+
+
+def unregister_publish_interceptor(interceptor: PublishInterceptor) -> None:
+    pipeline.unregister_interceptor(interceptor)
+
+
+def verify_signature(token: str | None, body: bytes, url: str) -> dict[str, Any]:
+    """The claims of a valid QStash signature of ``body`` sent to ``url`` (the current or the
+    next signing key, DJANGO_QSTASH_CLOCK_TOLERANCE); raises :class:`SignatureError`."""
+    return signing.verify(
+        token,
+        body,
+        url=url,
+        keys=(conf.QSTASH_CURRENT_SIGNING_KEY, conf.QSTASH_NEXT_SIGNING_KEY),
+        leeway=conf.CLOCK_TOLERANCE,
+    )

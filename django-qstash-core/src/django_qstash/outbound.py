@@ -15,7 +15,7 @@ import json as _json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django_qstash import aio, publisher
+from django_qstash import pipeline
 from django_qstash.durations import delay_seconds, duration, duration_seconds
 from django_qstash.exceptions import ArgumentsNotSerializable
 from django_qstash.messages import PreparedMessage
@@ -101,24 +101,26 @@ def publish(url: str, body: str | bytes | None = None, **options: Any) -> str:
     ``deduplication_id`` / ``content_based_deduplication``; ``queue``; ``label``. Raises
     :class:`~django_qstash.exceptions.PublishError` when QStash did not take it.
     """
-    return publisher.send(prepare(url, body, **options))
+    [message_id] = pipeline.dispatch([prepare(url, body, **options)], None)
+    return message_id
 
 
 async def apublish(url: str, body: str | bytes | None = None, **options: Any) -> str:
     """:func:`publish` for async code: sent by the event loop's client, no thread hop."""
-    return await aio.send(prepare(url, body, **options))
+    [message_id] = await pipeline.adispatch([prepare(url, body, **options)], None)
+    return message_id
 
 
 def publish_batch(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """Publish several messages in one request; each is a dict of :func:`publish`'s arguments
     (``url`` required). Returns their message ids, in order. All are checked first: one bad
     message raises, and none is sent."""
-    return publisher.send_batch(_prepare_all(messages))
+    return pipeline.dispatch(_prepare_all(messages), None, batch=True)
 
 
 async def apublish_batch(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """:func:`publish_batch` for async code."""
-    return await aio.send_batch(_prepare_all(messages))
+    return await pipeline.adispatch(_prepare_all(messages), None, batch=True)
 
 
 def _prepare_all(messages: Iterable[Mapping[str, Any]]) -> list[PreparedMessage]:

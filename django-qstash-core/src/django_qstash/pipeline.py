@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope
+from asgiref.sync import sync_to_async
+
+from django_qstash import aio, envelope, publisher
 from django_qstash.conf import conf
 from django_qstash.messages import PreparedMessage
 from django_qstash.options import (
@@ -40,6 +42,12 @@ from django_qstash.store import get_result_store
 if TYPE_CHECKING:
     from django_qstash.execution import TaskRequest
     from django_qstash.task import Task
+
+#: Takes prepared messages about to be sent (to send them later, e.g. after a commit) and
+#: returns the ids their results get, or None to let them be sent now.
+PublishInterceptor = Callable[[Sequence[PreparedMessage]], "Sequence[str] | None"]
+
+_interceptors: list[PublishInterceptor] = []
 
 #: QStash retries of the callback messages that carry ``link``/``link_error`` on.
 CALLBACK_RETRIES = 3
@@ -298,3 +306,71 @@ def record_published(prepared: PreparedMessage, message_id: str, sender: Any) ->
         args=prepared.args,
         kwargs=prepared.kwargs,
     )
+
+
+def register_interceptor(interceptor: PublishInterceptor) -> None:
+    """Consult ``interceptor`` before every task publish (idempotent)."""
+    if interceptor not in _interceptors:
+        _interceptors.append(interceptor)
+
+
+def unregister_interceptor(interceptor: PublishInterceptor) -> None:
+    if interceptor in _interceptors:
+        _interceptors.remove(interceptor)
+
+
+def intercept(messages: Sequence[PreparedMessage]) -> list[str] | None:
+    """The ids the first interceptor that takes ``messages`` gives them; None if none does."""
+    for interceptor in tuple(_interceptors):
+        taken = interceptor(messages)
+        if taken is not None:
+            return list(taken)
+    return None
+
+
+def has_interceptors() -> bool:
+    return bool(_interceptors)
+
+
+def dispatch(
+    messages: Sequence[PreparedMessage],
+    senders: Sequence[Any] | None,
+    *,
+    batch: bool = False,
+) -> list[str]:
+    """The one place messages are sent from synchronous code: unless an interceptor (the
+    outbox) takes them, send them (``batch``: in one batch request) and, for task messages
+    (``senders`` given), record them; returns the ids, in order."""
+    taken = intercept(messages)
+    if taken is not None:
+        return taken
+    if not batch and len(messages) == 1:
+        message_ids = [publisher.send(messages[0])]
+    else:
+        message_ids = publisher.send_batch(messages)
+    if senders is not None:
+        for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
+            record_published(prepared, message_id, sender)
+    return message_ids
+
+
+async def adispatch(
+    messages: Sequence[PreparedMessage],
+    senders: Sequence[Any] | None,
+    *,
+    batch: bool = False,
+) -> list[str]:
+    """:func:`dispatch` for async code: sent by the event loop's client. Interceptors write to
+    the database, so they are consulted in a thread, and only when one is registered."""
+    if _interceptors:
+        taken = await sync_to_async(intercept)(messages)
+        if taken is not None:
+            return taken
+    if not batch and len(messages) == 1:
+        message_ids = [await aio.send(messages[0])]
+    else:
+        message_ids = await aio.send_batch(messages)
+    if senders is not None:
+        for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
+            await aio.record_published(prepared, message_id, sender)
+    return message_ids

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, eager, envelope, pipeline
+from django_qstash import eager, envelope, pipeline
 from django_qstash.conf import conf
 from django_qstash.result import AsyncResult
 
@@ -66,7 +66,13 @@ class PublishingMixin(Generic[P, R]):
         from django.db import transaction
 
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
-        envelope.build(self.name, task_args, task_kwargs)
+        if pipeline.has_interceptors() and not conf.ALWAYS_EAGER:
+            # An interceptor (the outbox) may hold the message in the transaction instead.
+            prepared = pipeline.prepare(cast("Task[P, R]", self), task_args, task_kwargs, options)
+            if pipeline.intercept([prepared]) is not None:
+                return
+        else:
+            envelope.build(self.name, task_args, task_kwargs)
         transaction.on_commit(
             functools.partial(self.apply_async, task_args, task_kwargs, **options)
         )
@@ -92,6 +98,5 @@ class PublishingMixin(Generic[P, R]):
             return result
         eager.check_celery_eager_setting()
         prepared = pipeline.prepare(cast("Task[P, R]", self), task_args, task_kwargs, options)
-        message_id = await aio.send(prepared)
-        await aio.record_published(prepared, message_id, self)
+        [message_id] = await pipeline.adispatch([prepared], [self])
         return AsyncResult(message_id, task_name=self.name)

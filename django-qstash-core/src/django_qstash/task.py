@@ -240,8 +240,7 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
             return self.apply(task_args, task_kwargs, **options)
         eager.check_celery_eager_setting()
         prepared = pipeline.prepare(self, task_args, task_kwargs, options)
-        message_id = publisher.send(prepared)
-        pipeline.record_published(prepared, message_id, self)
+        [message_id] = pipeline.dispatch([prepared], [self])
         return _results.AsyncResult(message_id, task_name=self.name)
 
     def _call_arguments(

@@ -222,6 +222,7 @@ class Command(BaseCommand):
 
     def _delete(self, client: Any, options: dict[str, Any]) -> None:
         ids = options["delete"]
+        named = bool(ids)
         if not ids:
             letters = self._targets(client, options, ids)
             ids = [letter.dlq_id for letter in letters]
@@ -233,6 +234,12 @@ class Command(BaseCommand):
             deleted += dlq.delete(client, ids[start : start + dlq.PAGE_SIZE])
             progress(min(start + dlq.PAGE_SIZE, len(ids)), len(ids))
         self._report(options, {"deleted": deleted}, f"Deleted {deleted} dead letter(s).")
+        if named and deleted < len(ids):
+            # QStash skips ids it does not have: a mistyped id must not look like success.
+            raise CommandError(
+                f"only {deleted} of the {len(ids)} dead letter(s) asked for "
+                f"({', '.join(ids)}) were in the DLQ"
+            )
 
     def _delete_many(self, client: Any, options: dict[str, Any]) -> None:
         options["delete"] = options["delete_many"]
