@@ -18,10 +18,14 @@ with the three apps paid for croniter and dateutil, now imported on first use.
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from django_qstash.devserver.process import stop_process
@@ -56,9 +60,10 @@ CANDIDATES = {
     "setup + first .delay()": (FIRST_DELAY, "benchmarks.settings"),
 }
 BASELINE = "bare django.setup()"
+DISTRIBUTIONS = ("django-qstash-core", "django-qstash-results", "django-qstash-schedules")
 
 
-def sample(code: str, settings: str, qstash_url: str) -> tuple[float, float]:
+def sample(python: str, code: str, settings: str, qstash_url: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one fresh process's step."""
     env = {
         **os.environ,
@@ -69,11 +74,49 @@ def sample(code: str, settings: str, qstash_url: str) -> tuple[float, float]:
         "PYTHONPATH": str(ROOT),
         "QSTASH_URL": qstash_url,
     }
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=True)
     wall, cpu = out.stdout.split()
     return float(wall), float(cpu)
+
+
+def deployment_python() -> str:
+    """The interpreter of a virtualenv holding only what a deployment installs.
+
+    The three distributions (built from this checkout, not editable) and their dependencies at
+    the versions of ``uv.lock``, without the development groups: no selenium/trio, no rich or
+    click, none of what the workspace's environment adds. Built with uv on the first run (from
+    its cache, or the package index), refreshed with this checkout's code on every run.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        raise RuntimeError("uv is not on PATH")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    venv = Path(tempfile.gettempdir()) / f"django-qstash-coldstart-{version}"
+    python = venv / "bin" / "python"
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [uv, *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+
+    if not python.exists():
+        run("venv", "--quiet", "--python", version, str(venv))
+    requirements = venv / "requirements.txt"
+    requirements.write_text(
+        run(
+            "export",
+            "--frozen",
+            "--no-default-groups",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--all-packages",
+            "--quiet",
+        )
+    )
+    run("pip", "install", "--quiet", "--python", str(python), "-r", str(requirements))
+    packages = [str(ROOT / name) for name in DISTRIBUTIONS]
+    run("pip", "install", "--quiet", "--python", str(python), "--no-deps", "--reinstall", *packages)
+    return str(python)
 
 
 def start_stub() -> tuple[subprocess.Popen[str], str]:
@@ -87,33 +130,71 @@ def start_stub() -> tuple[subprocess.Popen[str], str]:
     return stub, f"http://127.0.0.1:{stub.stdout.readline().strip()}"
 
 
-def main(rounds: int = 15) -> str:
-    stub, url = start_stub()
+def measure(python: str, rounds: int, url: str) -> dict[str, tuple[float, float]]:
+    """name -> (median wall seconds, median CPU seconds) in ``python``'s environment."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in CANDIDATES}
-    try:
+    for name, (code, settings) in CANDIDATES.items():
+        sample(python, code, settings, url)  # warm-up: writes bytecode, fills the OS file cache
+    for _ in range(rounds):
         for name, (code, settings) in CANDIDATES.items():
-            sample(code, settings, url)  # warm-up: writes bytecode, fills the OS file cache
-        for _ in range(rounds):
-            for name, (code, settings) in CANDIDATES.items():
-                samples[name].append(sample(code, settings, url))
-    finally:
-        stop_process(stub)  # type: ignore[arg-type]
+            samples[name].append(sample(python, code, settings, url))
     # CPU time too: on a shared machine it counts the work done, not the wait for a core.
-    walls = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
-    cpus = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
-    width = max(len(name) for name in walls)
+    return {
+        name: (
+            statistics.median(w for w, _ in values),
+            statistics.median(c for _, c in values),
+        )
+        for name, values in samples.items()
+    }
+
+
+def table(title: str, medians: dict[str, tuple[float, float]], rounds: int) -> list[str]:
+    width = max(len(name) for name in medians)
+    wall0, cpu0 = medians[BASELINE]
     lines = [
-        f"Cold start in a fresh process ({rounds} rounds, medians)",
+        f"Cold start in a fresh process, {title} ({rounds} rounds, medians)",
         f"  {'':<{width}}  {'wall ms':>8}  {'ratio':>6}  {'CPU ms':>8}  {'ratio':>6}",
     ]
-    for name in walls:
+    for name, (wall, cpu) in medians.items():
         lines.append(
-            f"  {name:<{width}}  {walls[name] * 1e3:8.1f}  {walls[name] / walls[BASELINE]:5.2f}x"
-            f"  {cpus[name] * 1e3:8.1f}  {cpus[name] / cpus[BASELINE]:5.2f}x"
+            f"  {name:<{width}}  {wall * 1e3:8.1f}  {wall / wall0:5.2f}x"
+            f"  {cpu * 1e3:8.1f}  {cpu / cpu0:5.2f}x"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def main(rounds: int = 15, environments: Sequence[str] = ("deployment", "workspace")) -> str:
+    lines: list[str] = []
+    stub, url = start_stub()
+    try:
+        for environment in environments:
+            if environment == "workspace":
+                python, title = sys.executable, f"this environment ({sys.prefix})"
+            elif environment == "deployment":
+                try:
+                    python = deployment_python()
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
+                    detail = getattr(exc, "stderr", "") or str(exc)
+                    lines += [f"Deployment environment not built, skipped: {detail.strip()}", ""]
+                    continue
+                title = "deployment environment (the three packages and their locked dependencies)"
+            else:
+                python, title = environment, environment
+            lines += [*table(title, measure(python, rounds, url), rounds), ""]
+    finally:
+        stop_process(stub)  # type: ignore[arg-type]
+    return "\n".join(lines).rstrip()
 
 
 if __name__ == "__main__":
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    print(main(rounds))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=15)
+    parser.add_argument(
+        "--env",
+        action="append",
+        help="'deployment' (a virtualenv with only the three packages and their locked "
+        "dependencies, built with uv), 'workspace' (this interpreter), or the path of a Python "
+        "to run in; repeatable; default: deployment, then workspace",
+    )
+    arguments = parser.parse_args()
+    print(main(arguments.rounds, arguments.env or ("deployment", "workspace")))
