@@ -290,7 +290,7 @@ def check_decorator_options(options: Mapping[str, Any], reserved: Collection[str
 
 # ------------------------------------------------------------------ a task's call defaults
 
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"  # compiled (and cached) by re on first use
 
 #: Publish options that are only ever given per call (not task defaults).
 _NOT_DEFAULTS = frozenset({"headers"})
@@ -352,5 +352,5 @@ def forwardable(headers: Mapping[str, Any]) -> dict[str, str]:
     return {
         str(name): str(value)
         for name, value in headers.items()
-        if isinstance(value, (str, int, float)) and _HEADER_NAME.match(str(name))
+        if isinstance(value, (str, int, float)) and re.match(_HEADER_NAME, str(name))
     }
