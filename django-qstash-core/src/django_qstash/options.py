@@ -13,8 +13,7 @@ import enum
 import re
 import warnings
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_qstash.durations import (
     aware,
@@ -77,8 +76,9 @@ class Role(enum.Enum):
     IGNORED = "ignored"
 
 
-@dataclass(frozen=True)
-class Option:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class Option(NamedTuple):
     name: str
     role: Role
     #: What the option does here (for ignored ones: why it has no effect).
@@ -296,16 +296,15 @@ _HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"  # compiled (and cached) by re o
 _NOT_DEFAULTS = frozenset({"headers"})
 
 
-@dataclass(frozen=True)
-class CallDefaults:
+class CallDefaults(NamedTuple):
     """What every call of one task starts from (worked out once, when the task is created)."""
 
     #: QStash options by the publisher's names (headers aside).
-    publish: dict[str, Any] = field(default_factory=dict)
+    publish: dict[str, Any]
     #: The decorator's ``headers`` that can travel as HTTP headers.
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str]
     #: Envelope options every message carries (``max_retries``).
-    message: dict[str, Any] = field(default_factory=dict)
+    message: dict[str, Any]
     #: The retry delay needs a jitter factor drawn per message.
     jittered: bool = False
 

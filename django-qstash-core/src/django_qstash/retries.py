@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _RATE = r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*([smh]))?\s*$"  # compiled (and cached) by re on first use
 _NEXT_PERIOD = {"s": ("m", 60), "m": ("h", 60)}
@@ -41,8 +40,9 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class RetryPolicy(NamedTuple):
     """Celery's automatic retry options, and the QStash retry they become.
 
     An exception listed in ``autoretry_for`` (and not in ``dont_autoretry_for``) is answered

