@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 _SDK_ERROR = r"^Request failed with status: (\d+), body: (.*)$"  # compiled by re on first use
 
@@ -20,8 +19,9 @@ _SDK_ERROR = r"^Request failed with status: (\d+), body: (.*)$"  # compiled by r
 FailureKind = Literal["daily_limit", "rate_limited", "refused", "unreachable", "unexpected"]
 
 
-@dataclass(frozen=True)
-class SdkFailure:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (``hooks`` re-exports it).
+class SdkFailure(NamedTuple):
     kind: FailureKind
     #: The HTTP status QStash answered with, when it answered.
     status: int | None = None
