@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, envelope, publisher
+from django_qstash import envelope, publisher
 from django_qstash.conf import conf
 from django_qstash.messages import PreparedMessage, PublishInterceptor
 from django_qstash.options import (
@@ -291,6 +291,8 @@ async def adispatch(
 ) -> list[str]:
     """:func:`dispatch` for async code: sent by the event loop's client. Interceptors write to
     the database, so they are consulted in a thread, and only when one is registered."""
+    from django_qstash import aio  # the async client: a sync process never loads it
+
     if _interceptors:
         taken = await sync_to_async(intercept)(messages)
         if taken is not None:
