@@ -24,7 +24,7 @@ Where the first publish's time goes, in the deployment environment (CPU, this ma
 180 ms for a bare setup): importing httpx (~16 ms), the qstash SDK (~20 ms: its package imports
 the async client and the Receiver, so PyJWT, with the sync client), httpcore and h11 (~18 ms, when
 httpx builds its transport), httpx's default TLS context (~21 ms: certifi's whole bundle is parsed
-when the client is built, even for an http:// URL), and django-qstash's own publish path (~8 ms).
+when the client is built, even for an http:// URL), and django-qstash's own publish path (~10 ms).
 The three imports alone are about 1.3x a bare setup, so 1.20x is out of reach while publishes go
 through the SDK and httpx. With `SSL_CERT_DIR` pointing at the system's hashed CA directory (an
 httpx setting, last row), the TLS context loads certificates only when a handshake needs them
