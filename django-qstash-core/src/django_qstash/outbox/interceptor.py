@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import connections, router, transaction
+from django.utils import timezone
 
 from django_qstash.hooks import PreparedMessage
 from django_qstash.outbox import relay
@@ -20,10 +22,11 @@ def intercept(messages: Sequence[PreparedMessage]) -> list[str] | None:
     database = router.db_for_write(OutboxMessage)
     if not connections[database].in_atomic_block and not conf.ALWAYS:
         return None
-    # Claimed by this process from the start: after the commit it publishes them without a
-    # claim of its own (one commit less); a drainer takes them only once the lease is over.
-    claim = relay.new_claim()
-    rows = [_row(prepared, claim) for prepared in messages]
+    # Leased to this process from the start: after the commit it publishes them without a
+    # claim of its own (no statement, no commit); a drainer takes them only once the lease is
+    # over. One INSERT, and nothing else, in your transaction.
+    until = timezone.now() + relay.COMMIT_LEASE
+    rows = [_row(prepared, until) for prepared in messages]
     created = OutboxMessage.objects.using(database).bulk_create(rows)
     # Each call has its own callback, which never raises: a failed publish leaves the rows for
     # the drain and cannot stop the other on-commit work (Django stops at the first exception).
@@ -33,7 +36,7 @@ def intercept(messages: Sequence[PreparedMessage]) -> list[str] | None:
     return [row.deduplication_id for row in rows]
 
 
-def _row(prepared: PreparedMessage, claim: relay.Claim) -> OutboxMessage:
+def _row(prepared: PreparedMessage, until: datetime) -> OutboxMessage:
     data = prepared.to_dict()
     options = data["options"]
     deduplication_id = options.get("deduplication_id")
@@ -43,7 +46,6 @@ def _row(prepared: PreparedMessage, claim: relay.Claim) -> OutboxMessage:
         message=data,
         task_name=prepared.task_name,
         deduplication_id=deduplication_id or "",
-        claim=claim.token,
-        claimed_until=claim.until,
+        claimed_until=until,
         attempts=1,
     )
