@@ -179,7 +179,8 @@ def drain_backlog(database: str) -> None:
     if now - _last_backlog_pass < BACKLOG_INTERVAL:
         return
     _last_backlog_pass = now
-    for _ in drain(database, respect_backoff=True, max_batches=10):
+    # This process's own published rows wait for the settling thread (no commit here for them).
+    for _ in drain(database, respect_backoff=True, max_batches=10, settle_first=False):
         pass
 
 
@@ -188,11 +189,14 @@ def drain(
     *,
     respect_backoff: bool = True,
     max_batches: int | None = None,
+    settle_first: bool = True,
 ) -> Iterator[DrainReport]:
-    """Publish every pending row, batch by batch; yields each batch's report. Removes published
-    rows kept longer than DJANGO_QSTASH_OUTBOX_KEEP first."""
+    """Publish every pending row, batch by batch; yields each batch's report. Settles this
+    process's published rows (``settle_first``) and removes published rows kept longer than
+    DJANGO_QSTASH_OUTBOX_KEEP first."""
     database = database or router.db_for_write(OutboxMessage)
-    settler.flush(database)
+    if settle_first:
+        settler.flush(database)
     purge(database)
     batches = 0
     seen_failures: set[int] = set()
