@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_qstash import hooks
 from django_qstash.outbox.conf import conf
 from django_qstash.outbox.models import OutboxMessage
+from django_qstash.outbox.settle import Published, settle, settler
 
 logger = logging.getLogger("django_qstash.outbox")
 
@@ -25,22 +26,15 @@ LEASE = timedelta(seconds=60)
 #: How long rows written in a transaction stay claimed by their process, for the publish right
 #: after the commit (a process killed before it leaves them to the drain after this).
 COMMIT_LEASE = timedelta(seconds=10)
+#: Rows published right after the commit are settled later (``settle.SETTLE_DELAY``): only while
+#: this much of their commit lease is left, so that no drainer takes them meanwhile.
+SETTLE_MARGIN = timedelta(seconds=3)
 #: The longest wait between two attempts of one row.
 MAX_BACKOFF = 300
 #: A process looks for rows left behind at most this often (after one of its own publishes).
 BACKLOG_INTERVAL = 10.0
 
 _last_backlog_pass = 0.0
-
-
-@dataclass(frozen=True)
-class Claim:
-    token: str
-    until: datetime
-
-
-def new_claim() -> Claim:
-    return Claim(uuid.uuid4().hex, timezone.now() + COMMIT_LEASE)
 
 
 @dataclass
@@ -89,12 +83,15 @@ def claim(database: str, rows: QuerySet[OutboxMessage], limit: int) -> list[Outb
         OutboxMessage.objects.using(database).filter(_unclaimed(now), pk__in=subquery).update(
             **claimed
         )
-    return list(OutboxMessage.objects.using(database).filter(claim=token).order_by("pk"))
+    # ``exclude(claim="")`` names the condition of the partial index ``dq_outbox_claim``.
+    mine = OutboxMessage.objects.using(database).filter(claim=token).exclude(claim="")
+    return list(mine.order_by("pk"))
 
 
-def publish(database: str, rows: list[OutboxMessage]) -> DrainReport:
-    """Publish claimed rows (one batch request for several) and settle each: published, or
-    released with its error and a backoff. Never raises for a failed publish."""
+def publish(database: str, rows: list[OutboxMessage], *, later: bool = False) -> DrainReport:
+    """Publish claimed rows (one batch request for several) and settle each: published (at once,
+    or ``later`` by the settler), or released with its error and a backoff. Never raises for a
+    failed publish."""
     report = DrainReport()
     messages: list[tuple[OutboxMessage, hooks.PreparedMessage]] = []
     for row in rows:
@@ -113,33 +110,25 @@ def publish(database: str, rows: list[OutboxMessage]) -> DrainReport:
         if len(messages) > 1 and exc.status is not None and 400 <= exc.status < 500:
             # QStash refused the batch: one bad message must not hold back the others.
             for row, _ in messages:
-                report.add(publish(database, [row]))
+                report.add(publish(database, [row], later=later))
             return report
         _failed(database, [row for row, _ in messages], str(exc), report)
         return report
-    _published(database, [row for row, _ in messages], message_ids)
+    _published(database, [row for row, _ in messages], message_ids, later)
     report.published += len(messages)
     return report
 
 
-def _published(database: str, rows: list[OutboxMessage], message_ids: list[str]) -> None:
-    manager = OutboxMessage.objects.using(database)
-    if conf.KEEP <= 0:
-        with transaction.atomic(using=database):
-            if connections[database].vendor == "postgresql":
-                # Losing this delete in a crash only means the row is published again, which its
-                # deduplication id makes harmless: no need to wait for the disk.
-                with connections[database].cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            manager.filter(pk__in=[row.pk for row in rows]).delete()
+def _published(
+    database: str, rows: list[OutboxMessage], message_ids: list[str], later: bool
+) -> None:
+    pks = [row.pk for row in rows]
+    if later:
+        # Right after the commit: settled with others, in a transaction of their own, shortly.
+        settler.add(database, pks, message_ids)
         return
     now = timezone.now()
-    for row, message_id in zip(rows, message_ids, strict=True):
-        row.published_at, row.message_id = now, message_id
-        row.claim, row.claimed_until, row.last_error = "", None, ""
-    manager.bulk_update(
-        rows, ["published_at", "message_id", "claim", "claimed_until", "last_error"]
-    )
+    settle(database, [Published(pk, mid, now) for pk, mid in zip(pks, message_ids, strict=True)])
 
 
 def _failed(database: str, rows: list[OutboxMessage], error: str, report: DrainReport) -> None:
@@ -169,10 +158,13 @@ def publish_pks(database: str, pks: Iterable[int]) -> DrainReport:
 def publish_after_commit(database: str, rows: list[OutboxMessage]) -> None:
     """The on-commit callback of the interceptor: publish its rows, and never raise."""
     try:
-        if rows and rows[0].claimed_until is not None and rows[0].claimed_until > timezone.now():
-            report = publish(database, rows)
+        until = rows[0].claimed_until if rows else None
+        if until is not None and until > timezone.now() + SETTLE_MARGIN:
+            # The publish and the deferred settling both fall inside the commit lease.
+            report = publish(database, rows, later=True)
         else:
-            # A transaction longer than the lease: claim the rows again, as a drainer would.
+            # A transaction (nearly) longer than the lease: claim the rows again, as a drainer
+            # would, and settle them at once.
             report = publish_pks(database, [row.pk for row in rows])
         if report.published and not report.failed:
             drain_backlog(database)
@@ -187,7 +179,8 @@ def drain_backlog(database: str) -> None:
     if now - _last_backlog_pass < BACKLOG_INTERVAL:
         return
     _last_backlog_pass = now
-    for _ in drain(database, respect_backoff=True, max_batches=10):
+    # This process's own published rows wait for the settling thread (no commit here for them).
+    for _ in drain(database, respect_backoff=True, max_batches=10, settle_first=False):
         pass
 
 
@@ -196,10 +189,14 @@ def drain(
     *,
     respect_backoff: bool = True,
     max_batches: int | None = None,
+    settle_first: bool = True,
 ) -> Iterator[DrainReport]:
-    """Publish every pending row, batch by batch; yields each batch's report. Removes published
-    rows kept longer than DJANGO_QSTASH_OUTBOX_KEEP first."""
+    """Publish every pending row, batch by batch; yields each batch's report. Settles this
+    process's published rows (``settle_first``) and removes published rows kept longer than
+    DJANGO_QSTASH_OUTBOX_KEEP first."""
     database = database or router.db_for_write(OutboxMessage)
+    if settle_first:
+        settler.flush(database)
     purge(database)
     batches = 0
     seen_failures: set[int] = set()
@@ -234,5 +231,5 @@ def pending_summary(database: str | None = None) -> dict[str, Any]:
     """How many rows wait, and the oldest one's creation time."""
     database = database or router.db_for_write(OutboxMessage)
     pending = OutboxMessage.objects.using(database).filter(published_at__isnull=True)
-    oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
+    oldest = pending.order_by("pk").values_list("created_at", flat=True).first()
     return {"pending": pending.count(), "oldest": oldest}
