@@ -31,6 +31,31 @@ def compare(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def compare_call_by_call(
+    candidates: dict[str, Callable[[], object]], *, calls: int, warmup: int = 200
+) -> dict[str, tuple[float, float]]:
+    """(median, mean) seconds per call of each candidate, the candidates taking turns call by
+    call, so that each sees the same moments of a busy machine; the mean leaves out each
+    candidate's slowest 1% of calls (the moments another process had the core)."""
+    for func in candidates.values():
+        for _ in range(warmup):
+            func()
+    samples: dict[str, list[int]] = {name: [] for name in candidates}
+    clock = time.perf_counter_ns
+    for _ in range(calls):
+        for name, func in candidates.items():
+            start = clock()
+            func()
+            samples[name].append(clock() - start)
+    return {
+        name: (
+            statistics.median(values) / 1e9,
+            statistics.fmean(sorted(values)[: max(1, len(values) * 99 // 100)]) / 1e9,
+        )
+        for name, values in samples.items()
+    }
+
+
 def table(title: str, medians: dict[str, float], baseline: str, unit: str = "µs") -> str:
     scale = 1e6 if unit == "µs" else 1e3
     base = medians[baseline]

@@ -101,7 +101,12 @@ def loop_client_count() -> int:
 
 async def send(prepared: PreparedMessage) -> str:
     """Publish a prepared message with the running loop's client; returns its message id."""
-    return await publish(prepared.body, **prepared.publish_arguments())
+    client = await get_async_client()
+    call = publisher.prepared_call(prepared)
+    try:
+        return await call.arun(client)
+    except Exception as exc:
+        raise publisher.publish_error(exc, client.http._base_url) from exc
 
 
 async def publish(body: bytes, **options: Any) -> str:

@@ -57,9 +57,13 @@ class LazySettings:
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
+        #: Bumped by every :meth:`clear_cache`: what is built from settings (the publish
+        #: client) compares one number per call instead of the settings themselves.
+        self.generation = 0
 
     def clear_cache(self, **kwargs: Any) -> None:
         self._cache.clear()
+        self.generation += 1
 
     def connect(self, dispatch_uid: str) -> None:
         setting_changed.connect(self.clear_cache, dispatch_uid=dispatch_uid)

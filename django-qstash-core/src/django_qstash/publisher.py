@@ -23,22 +23,27 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _client: QStash | None = None
 _client_key: tuple[Any, ...] | None = None
+#: ``conf.generation`` when the client's settings were last compared: until the settings cache
+#: is cleared (``setting_changed``), the client is reused without reading them again.
+_checked_generation = -1
 
 
 def get_client() -> QStash:
     """The shared client. It is rebuilt only when the token, URL or retry setting changes."""
-    global _client, _client_key
+    global _client, _client_key, _checked_generation
+    client = _client
+    if client is not None and conf.generation == _checked_generation:
+        return client
     from django_qstash import sdk
 
-    key = sdk.settings_key()
-    client = _client
-    if client is not None and key == _client_key:
-        return client
     with _lock:
+        generation = conf.generation
+        key = sdk.settings_key()
         if _client is None or key != _client_key:
             _close(_client)
             _client = sdk.client_from_settings("sync", key)
             _client_key = key
+        _checked_generation = generation
         return _client
 
 
@@ -145,7 +150,26 @@ def publish(body: bytes, **options: Any) -> str:
 
 def send(prepared: PreparedMessage) -> str:
     """Publish a prepared message with the shared client; returns its QStash message id."""
-    return publish(prepared.body, **prepared.publish_arguments())
+    client = get_client()
+    call = prepared_call(prepared)
+    try:
+        return call.run(client)
+    except Exception as exc:
+        raise publish_error(exc, client.http._base_url) from exc
+
+
+def prepared_call(prepared: PreparedMessage) -> SdkCall:
+    """How to publish a prepared message. Without a queue (the common case) its options are
+    already the SDK's ``message.publish`` arguments, so nothing is derived again."""
+    if prepared.options.get("queue") is not None:
+        return sdk_call(prepared.body, **prepared.publish_arguments())
+    arguments = prepared.sdk_arguments()
+    deduplication_id = _retry_safe(
+        arguments.get("deduplication_id"), arguments.get("content_based_deduplication")
+    )
+    if deduplication_id:
+        arguments["deduplication_id"] = deduplication_id
+    return SdkCall("publish", arguments)
 
 
 def send_batch(messages: Sequence[PreparedMessage]) -> list[str]:
