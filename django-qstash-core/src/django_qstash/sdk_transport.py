@@ -71,6 +71,7 @@ class SpreadTransport(httpx.AsyncBaseTransport):
         except BaseException:
             self._give_back(transport)
             raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)  # an async transport's
         return httpx.Response(
             response.status_code,
             headers=response.headers,
@@ -88,9 +89,7 @@ class SpreadTransport(httpx.AsyncBaseTransport):
             )
             self._all.append(transport)
             return transport
-        turn: asyncio.Future[httpx.AsyncHTTPTransport] = (
-            asyncio.get_running_loop().create_future()
-        )
+        turn: asyncio.Future[httpx.AsyncHTTPTransport] = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
         timeout = request.extensions.get("timeout", {}).get("pool")
         try:
@@ -101,7 +100,9 @@ class SpreadTransport(httpx.AsyncBaseTransport):
             else:
                 turn.cancel()
             if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-                raise httpx.PoolTimeout("no connection became free in time", request=request)
+                raise httpx.PoolTimeout(
+                    "no connection became free in time", request=request
+                ) from exc
             raise
 
     def _give_back(self, transport: httpx.AsyncHTTPTransport) -> None:
