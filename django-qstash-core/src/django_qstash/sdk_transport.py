@@ -38,8 +38,8 @@ _tls_context: ssl.SSLContext | None = None
 
 
 def tls_context() -> ssl.SSLContext:
-    """The TLS context httpx would build by default (system certificates, ``SSL_CERT_FILE``),
-    built once per process: building one costs tens of milliseconds."""
+    """The TLS context httpx builds by default (certifi's bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set), once per process: loading a bundle costs tens of milliseconds."""
     global _tls_context
     with _tls_lock:
         if _tls_context is None:
@@ -48,7 +48,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 class SpreadTransport(httpx.AsyncBaseTransport):
-    """Up to ``size`` kept-alive connections; one request at a time on each."""
+    """Up to ``size`` kept-alive connections; one request at a time on each.
+
+    One per event loop, as the client it belongs to (:mod:`django_qstash.aio`), so it needs no
+    lock: everything here runs on that loop.
+    """
 
     def __init__(self, size: int = MAX_CONNECTIONS, *, verify: ssl.SSLContext | None = None):
         self._size = size
