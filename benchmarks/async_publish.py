@@ -22,13 +22,13 @@ ceiling of the goal's ratio on this machine.
 
 Goal: `adelay()` >= 2x `sync_to_async(task.delay)()`. Not reached, and out of reach here: a
 view that publishes nothing at all uses 0.41x to 0.54x the baseline's server CPU per request and
-measured 1.0x to 2.0x its requests/s, so 2x would need a publish that costs nothing. Measured on
-the 2 shared cores of the development machine, load average 2.5 to 5.3 from other processes,
-3 runs of 5 rounds (medians of the runs' ratios; req/s, then server CPU per request):
+measured 0.99x to 1.93x its requests/s, so 2x would need a publish that costs nothing. Measured
+on the 2 shared cores of the development machine, load average 1.8 to 6.1 from other processes,
+5 runs of 5 rounds (medians of the runs' ratios; req/s, then server CPU per request):
 
                                   20 ms answers          0 ms answers        publish alone
-  adelay() (uvloop, httptools)    0.91x  (CPU 0.90x)     1.03x  (CPU 1.00x)  1.14x
-  no publish (uvloop, httptools)  1.18x  (CPU 0.44x)     1.36x  (CPU 0.49x)
+  adelay() (uvloop, httptools)    0.98x  (CPU 0.98x)     1.03x  (CPU 0.98x)  1.14x
+  no publish (uvloop, httptools)  1.66x  (CPU 0.46x)     1.76x  (CPU 0.49x)
   adelay() (asyncio, h11; 1 run)  1.09x  (CPU 0.99x)     1.21x  (CPU 0.88x)  1.18x
 
   before, with the SDK's default httpx client (uvloop, httptools; 1 run):
@@ -36,7 +36,9 @@ the 2 shared cores of the development machine, load average 2.5 to 5.3 from othe
 
 Single runs of the 20 ms scenario ranged from 0.55x to 1.09x: requests/s follow how much CPU
 the other processes leave (a guess, not measured: the baseline's many threads may get a larger
-share of a busy machine than one event loop). The CPU columns are steadier.
+share of a busy machine than one event loop). The CPU columns are steadier. One more run
+stopped early: the baseline's sync client failed one publish with `ReadError: [Errno 9] Bad
+file descriptor` (httpcore's sync pool, 50 threads sharing one client).
 
 Where the async publish's time went, and what changed: httpcore's connection pool, under the
 SDK's default `httpx.AsyncClient`, rescanned every connection and handed one idle connection to
