@@ -23,9 +23,10 @@ def install_project(session: nox.Session, django: str) -> None:
     session.install(*editable, "--group", "test", f"django~={django}.0")
 
 
-#: The slow end-to-end suites (whole workflows, faults and load, the outbox's faults, `make run`/`make demo` in a
-#: terminal, every printed command, headless Chromium): run once, in the newest session of the
-#: matrix, so CI stays well under its time budget. The other sessions run everything else.
+#: The slow end-to-end suites (whole workflows, faults and load, the outbox's faults, `make
+#: run`/`make demo` in a terminal, every printed command, headless Chromium): run once, in the
+#: newest session of the matrix, so CI stays well under its time budget. The other sessions run
+#: everything else.
 END_TO_END_SESSION = MATRIX[-1]
 END_TO_END = [
     "tests/workflows",

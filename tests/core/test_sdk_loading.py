@@ -18,11 +18,13 @@ from django_qstash.devserver.process import stop_process
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_in_fresh_process(code: str, qstash_url: str) -> dict[str, object]:
+def run_in_fresh_process(
+    code: str, qstash_url: str, settings: str = "benchmarks.settings"
+) -> dict[str, object]:
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path]),
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "QSTASH_URL": qstash_url,
     }
     result = subprocess.run(
@@ -75,6 +77,67 @@ def test_setup_loads_nothing_of_the_sdk_and_the_first_publish_loads_it(qstash_st
     assert found["before"] == []
     assert found["id"] == found["async_id"] == "msg_benchmark"
     assert {"qstash", "httpx", "httpcore"} <= set(found["after"])  # type: ignore[arg-type]
+
+
+#: What django.setup() with the three apps must not import: the publish pipeline and what it
+#: brings (the SDK, httpx, the async client), the eager runner and the canvas, the results app's
+#: claim strategies and locks, the schedules app's cron libraries, and the database backend
+#: (models that declare their table name do not need it to work the name out).
+NOT_AT_SETUP = (
+    *HEAVY,
+    "django_qstash.pipeline",
+    "django_qstash.publisher",
+    "django_qstash.envelope",
+    "django_qstash.aio",
+    "django_qstash.canvas",
+    "django_qstash.eager",
+    "django_qstash.runner",
+    "django_qstash.result",
+    "django_qstash.results.claims.base",
+    "django_qstash.results.claims.lock",
+    "django_qstash.results.locks",
+    "croniter",
+    "cron_descriptor",
+    "dateutil",
+    "django.db.backends.base.base",
+    "sqlparse",
+)
+
+
+def test_setup_with_the_three_apps_imports_only_what_defining_tasks_and_models_needs():
+    found = run_in_fresh_process(
+        f"""
+        import json, sys
+        import django
+        django.setup()
+        from django_qstash import hooks
+        loaded = [m for m in {NOT_AT_SETUP!r} if m in sys.modules]
+        # The apps are set up for real: tasks registered, the result store in place.
+        print(json.dumps({{"loaded": loaded, "tasks": sorted(hooks.registered_tasks()),
+                           "store": repr(hooks.get_result_store())}}))
+        """,
+        "http://127.0.0.1:9",
+        settings="benchmarks.settings_apps",
+    )
+    assert found["loaded"] == []
+    assert found["store"] == "<DatabaseResultStore>"
+    assert found["tasks"], "the results app's tasks module was discovered"
+
+
+def test_a_sync_publish_loads_neither_the_async_client_nor_the_eager_runner(qstash_stub):
+    found = run_in_fresh_process(
+        """
+        import json, sys
+        import django
+        django.setup()
+        from benchmarks.startup_tasks import startup_noop
+        message_id = startup_noop.delay(1).id
+        loaded = [m for m in ("django_qstash.aio", "django_qstash.runner") if m in sys.modules]
+        print(json.dumps({"id": message_id, "loaded": loaded}))
+        """,
+        qstash_stub,
+    )
+    assert found == {"id": "msg_benchmark", "loaded": []}
 
 
 def test_clients_are_the_sdks_own():

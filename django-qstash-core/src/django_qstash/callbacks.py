@@ -7,7 +7,12 @@ import binascii
 import json
 from typing import Any
 
-from django_qstash import envelope
+# canvas: chain, group and chord register themselves on import, and the link signatures read
+# back from a message below may be any of them.
+from django_qstash import (
+    canvas,  # noqa: F401
+    envelope,
+)
 from django_qstash.exceptions import MalformedMessage
 from django_qstash.result import AsyncResult, EagerResult, GroupResult
 from django_qstash.signatures import LINK_MARKER, signature_list

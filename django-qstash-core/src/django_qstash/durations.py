@@ -74,7 +74,8 @@ def has_expired(expires: Any, now: float) -> bool:
         return False
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhd]?)\s*$")
+# A pattern, not a compiled one: ``re`` compiles it on first use (and caches it), not at import.
+_DURATION = r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhd]?)\s*$"
 _UNIT_SECONDS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -102,7 +103,7 @@ def duration_seconds(value: Any) -> float:
             raise ValueError(f"a duration must be a finite number of seconds, not {value!r}")
         return float(value)
     if isinstance(value, str):
-        match = _DURATION.match(value)
+        match = re.match(_DURATION, value)
         if match is None:
             raise ValueError(
                 f"a duration must be seconds or look like '30s', '2m', '1h', '1d', not {value!r}"

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope, runner
+from django_qstash import envelope
 from django_qstash import result as _results
 from django_qstash.conf import conf
 from django_qstash.signatures import signature_list
@@ -33,6 +33,8 @@ def apply(
     options: Mapping[str, Any],
 ) -> _results.EagerResult:
     """Run ``task`` now as a delivery would (see ``Task.apply``)."""
+    from django_qstash import runner  # only here: a publish checks the eager setting, no more
+
     task.bind_arguments(task_args, task_kwargs)
     links = signature_list(link)
     errbacks = signature_list(link_error)

@@ -41,8 +41,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django_qstash import envelope, pipeline, publisher, signing
 from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, conf
+from django_qstash.durations import duration_seconds, whole_seconds
 from django_qstash.exceptions import (
     ArgumentsNotSerializable,
     DjangoQStashError,
@@ -54,9 +54,7 @@ from django_qstash.exceptions import (
     TaskNotRegistered,
     TaskRevokedError,
 )
-from django_qstash.messages import PreparedMessage
-from django_qstash.options import duration_seconds, whole_seconds
-from django_qstash.pipeline import PublishInterceptor
+from django_qstash.messages import PreparedMessage, PublishInterceptor
 from django_qstash.registry import registry
 from django_qstash.sdk_errors import SdkFailure, translate_sdk_error
 from django_qstash.signals import (
@@ -83,6 +81,8 @@ from django_qstash.store import (
     unregister_result_store,
 )
 
+# The results and schedules apps import this module when Django sets up: the publish pipeline,
+# the message builder and the signature check are imported by the functions that use them.
 if TYPE_CHECKING:
     from qstash import QStash
 
@@ -168,11 +168,15 @@ def build_message(
     options: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The JSON body of a delivery of ``task_name``, exactly as ``.delay()`` would send it."""
+    from django_qstash import envelope
+
     return envelope.build(task_name, args, kwargs, options)
 
 
 def get_qstash_client() -> QStash:
     """The process-wide ``qstash.QStash`` client, configured from settings."""
+    from django_qstash import publisher
+
     return publisher.get_client()
 
 
@@ -183,6 +187,8 @@ def webhook_url() -> str:
 
 def publish_message(body: bytes, **options: Any) -> str:
     """Publish a prepared body to the webhook; returns the QStash message id."""
+    from django_qstash import publisher
+
     return publisher.publish(body, **options)
 
 
@@ -204,6 +210,8 @@ def prepare_message(
     (0..1) so that the same call prepares the same message. Raises :class:`TaskNotRegistered`,
     TypeError/ValueError for a bad option, :class:`ArgumentsNotSerializable`.
     """
+    from django_qstash import pipeline
+
     task = registry.get(task_name)
     return pipeline.prepare(
         task, list(args), dict(kwargs or {}), options, carry=carry, jitter=jitter
@@ -213,6 +221,8 @@ def prepare_message(
 def publish_prepared(prepared: PreparedMessage) -> str:
     """Publish a prepared message, record it (result store, :data:`message_published`), and
     return its QStash message id. Raises :class:`PublishError` when nothing was enqueued."""
+    from django_qstash import pipeline, publisher
+
     message_id = publisher.send(prepared)
     sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
     pipeline.record_published(prepared, message_id, sender)
@@ -222,6 +232,8 @@ def publish_prepared(prepared: PreparedMessage) -> str:
 def publish_prepared_batch(messages: Sequence[PreparedMessage]) -> list[str]:
     """:func:`publish_prepared` for many messages in one batch request; their message ids, in
     order. Raises :class:`PublishError` when QStash refused the batch (nothing was enqueued)."""
+    from django_qstash import pipeline, publisher
+
     message_ids = publisher.send_batch(messages)
     for message_id, prepared in zip(message_ids, messages, strict=True):
         sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
@@ -235,16 +247,22 @@ def register_publish_interceptor(interceptor: PublishInterceptor) -> None:
     It returns None to let them be sent now, or takes them (it then sends them itself later,
     through :func:`publish_prepared`) and returns the id each one's result gets, in order.
     """
+    from django_qstash import pipeline
+
     pipeline.register_interceptor(interceptor)
 
 
 def unregister_publish_interceptor(interceptor: PublishInterceptor) -> None:
+    from django_qstash import pipeline
+
     pipeline.unregister_interceptor(interceptor)
 
 
 def verify_signature(token: str | None, body: bytes, url: str) -> dict[str, Any]:
     """The claims of a valid QStash signature of ``body`` sent to ``url`` (the current or the
     next signing key, DJANGO_QSTASH_CLOCK_TOLERANCE); raises :class:`SignatureError`."""
+    from django_qstash import signing
+
     return signing.verify(
         token,
         body,

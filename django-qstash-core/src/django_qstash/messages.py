@@ -6,7 +6,7 @@ sync client, by an async one, or stored and sent later, without deriving anythin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,3 +124,8 @@ class PreparedMessage:
             ignore_result=bool(data.get("ignore_result", False)),
             content_type=str(data.get("content_type") or CONTENT_TYPE),
         )
+
+
+#: Takes prepared messages about to be sent (to send them later, e.g. after a commit) and
+#: returns the ids their results get, or None to let them be sent now.
+PublishInterceptor = Callable[[Sequence[PreparedMessage]], "Sequence[str] | None"]

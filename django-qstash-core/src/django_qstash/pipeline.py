@@ -3,7 +3,7 @@
 Every way of publishing a task goes through :func:`prepare`: ``Task.apply_async``/``delay``,
 ``self.retry()``, ``chain``/``group``, the ``django.tasks`` backend, and the schedules app
 (through ``hooks``). It reads the task's defaults (decorator options and Celery attributes,
-worked out once per task by :func:`call_defaults`) and the call's options (see the table in
+worked out once per task by ``options.call_defaults``) and the call's options (see the table in
 ``options``), and returns the destination, body, headers and QStash options. It sends nothing
 and records nothing: a sender publishes the message, then :func:`record_published` tells the
 result store and ``message_published`` receivers.
@@ -12,27 +12,25 @@ result store and ``message_published`` receivers.
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import aio, envelope, publisher
+from django_qstash import envelope, publisher
 from django_qstash.conf import conf
-from django_qstash.messages import PreparedMessage
+from django_qstash.messages import PreparedMessage, PublishInterceptor
 from django_qstash.options import (
     CALL_OPTIONS,
     CALL_PUBLISH_OPTIONS,
     CARRIED_PUBLISH_OPTIONS,
     MESSAGE_OPTIONS,
-    PUBLISH_OPTIONS,
+    CallDefaults,
     delay_seconds,
     duration,
     eta_after,
     expiry,
-    flow_control_for,
+    forwardable,
     warn_ignored,
 )
 from django_qstash.signals import message_published, send_robust
@@ -43,73 +41,13 @@ if TYPE_CHECKING:
     from django_qstash.execution import TaskRequest
     from django_qstash.task import Task
 
-#: Takes prepared messages about to be sent (to send them later, e.g. after a commit) and
-#: returns the ids their results get, or None to let them be sent now.
-PublishInterceptor = Callable[[Sequence[PreparedMessage]], "Sequence[str] | None"]
-
 _interceptors: list[PublishInterceptor] = []
 
 #: QStash retries of the callback messages that carry ``link``/``link_error`` on.
 CALLBACK_RETRIES = 3
 
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-
-#: Publish options that are only ever given per call (not task defaults).
-_NOT_DEFAULTS = frozenset({"headers"})
-
 #: Call options :func:`_options_for` reads itself (neither publish nor ignored options).
 _READ_BELOW = MESSAGE_OPTIONS | {"countdown", "eta", "time_limit", "throw"}
-
-
-@dataclass(frozen=True)
-class CallDefaults:
-    """What every call of one task starts from (worked out once, when the task is created)."""
-
-    #: QStash options by the publisher's names (headers aside).
-    publish: dict[str, Any] = field(default_factory=dict)
-    #: The decorator's ``headers`` that can travel as HTTP headers.
-    headers: dict[str, str] = field(default_factory=dict)
-    #: Envelope options every message carries (``max_retries``).
-    message: dict[str, Any] = field(default_factory=dict)
-    #: The retry delay needs a jitter factor drawn per message.
-    jittered: bool = False
-
-
-def call_defaults(task: Task[..., Any], *, class_sets_max_retries: bool) -> CallDefaults:
-    """The defaults of ``task``'s calls, from its decorator options and Celery attributes.
-
-    ``class_sets_max_retries``: a ``base=`` class (not the decorator) sets ``max_retries``.
-    """
-    options = task.options
-    publish = {
-        k: v
-        for k, v in options.items()
-        if k in PUBLISH_OPTIONS and v is not None and k not in _NOT_DEFAULTS
-    }
-    message: dict[str, Any] = {}
-    policy = task.retry_policy
-    if policy.enabled:
-        # Celery's default of 3 retries applies to autoretry; None means QStash's maximum.
-        publish.pop("max_retries", None)
-        if policy.max_retries is not None:
-            publish["max_retries"] = policy.max_retries
-        if "retry_delay" not in publish and not policy.jittered:
-            publish["retry_delay"] = policy.delay_expression()
-    elif "max_retries" not in options and task.max_retries is not None and class_sets_max_retries:
-        publish["max_retries"] = task.max_retries
-    if "timeout" not in publish and task.time_limit:
-        publish["timeout"] = task.time_limit
-    if publish.get("timeout") is not None:
-        publish["timeout"] = duration(publish["timeout"])
-    if "flow_control" not in publish and task.rate_limit:
-        publish["flow_control"] = flow_control_for(task.name, task.rate_limit)
-    if publish.get("max_retries") is not None:
-        # Also in the message, so the webhook knows which attempt is the last.
-        message["max_retries"] = publish["max_retries"]
-    # Not in the message: the webhook knows the decorator's headers (default_headers).
-    headers = forwardable(options.get("headers") or {})
-    jittered = policy.enabled and policy.jittered and "retry_delay" not in publish
-    return CallDefaults(publish, headers, message, jittered)
 
 
 def prepare(
@@ -284,15 +222,6 @@ def next_attempt_options(request: TaskRequest, retries: int, limit: int | None) 
     return options
 
 
-def forwardable(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The custom headers that can also travel as HTTP headers (forwarded to the webhook)."""
-    return {
-        str(name): str(value)
-        for name, value in headers.items()
-        if isinstance(value, (str, int, float)) and _HEADER_NAME.match(str(name))
-    }
-
-
 def record_published(prepared: PreparedMessage, message_id: str, sender: Any) -> None:
     """After a publish: the result store's PENDING record and the ``message_published`` hook."""
     store = get_result_store()
@@ -362,6 +291,8 @@ async def adispatch(
 ) -> list[str]:
     """:func:`dispatch` for async code: sent by the event loop's client. Interceptors write to
     the database, so they are consulted in a thread, and only when one is registered."""
+    from django_qstash import aio  # the async client: a sync process never loads it
+
     if _interceptors:
         taken = await sync_to_async(intercept)(messages)
         if taken is not None:

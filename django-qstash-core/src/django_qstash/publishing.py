@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 
-from django_qstash import eager, envelope, pipeline
 from django_qstash.conf import conf
-from django_qstash.result import AsyncResult
 
 if TYPE_CHECKING:
+    from django_qstash.result import AsyncResult
     from django_qstash.task import Task
 
 P = ParamSpec("P")
@@ -65,6 +64,8 @@ class PublishingMixin(Generic[P, R]):
         """
         from django.db import transaction
 
+        from django_qstash import envelope, pipeline
+
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if pipeline.has_interceptors() and not conf.ALWAYS_EAGER:
             # An interceptor (the outbox) may hold the message in the transaction instead.
@@ -94,9 +95,13 @@ class PublishingMixin(Generic[P, R]):
         runs sync code from async code."""
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
-            result: AsyncResult = await sync_to_async(self.apply)(task_args, task_kwargs, **options)
-            return result
+            eager_result: AsyncResult = await sync_to_async(self.apply)(
+                task_args, task_kwargs, **options
+            )
+            return eager_result
+        from django_qstash import eager, pipeline, result
+
         eager.check_celery_eager_setting()
         prepared = pipeline.prepare(cast("Task[P, R]", self), task_args, task_kwargs, options)
         [message_id] = await pipeline.adispatch([prepared], [self])
-        return AsyncResult(message_id, task_name=self.name)
+        return result.AsyncResult(message_id, task_name=self.name)

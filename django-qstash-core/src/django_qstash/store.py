@@ -11,7 +11,7 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from django_qstash.states import StateName
 
@@ -150,8 +150,9 @@ def get_result_store() -> ResultStore | None:
 # ------------------------------------------------------------------------------ chords
 
 
-@dataclass(frozen=True)
-class ChordJoin:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class ChordJoin(NamedTuple):
     """What the delivery that completed a chord must do: publish ``body`` with ``results`` (in
     header order), or, when ``failed_task_id`` is set, run the body's ``link_error``."""
 

@@ -18,26 +18,25 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from django_qstash import eager, pipeline, publisher
-from django_qstash import result as _results
-
-# From canvas, not signatures: importing canvas registers chain and group, which signatures read
-# back from a message (a retry's link=chain(...)) must find.
-from django_qstash.canvas import Signature
 from django_qstash.conf import conf
 from django_qstash.exceptions import MaxRetriesExceededError, Retry
-from django_qstash.execution import Execution, TaskRequest, current_execution
-from django_qstash.log import get_task_logger
 from django_qstash.options import (
     CALL_OPTIONS,
     RetryPolicy,
+    call_defaults,
     check_decorator_options,
     retry_policy,
     warn_ignored,
 )
 from django_qstash.publishing import PublishingMixin
+
+# Defining a task needs only the option table; the pipeline and the canvas load on first use.
+if TYPE_CHECKING:
+    from django_qstash import result as _results
+    from django_qstash.canvas import Signature
+    from django_qstash.execution import TaskRequest
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,7 +140,7 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         for key, value in options.items():
             warn_ignored(self.name, key, value, stacklevel=4)
         #: What every publish of this task starts from (see ``pipeline``).
-        self.call_defaults = pipeline.call_defaults(
+        self.call_defaults = call_defaults(
             self, class_sets_max_retries=self._set_by_subclass(cls, "max_retries")
         )
         #: Celery message headers every call carries (``self.request.headers``).
@@ -166,6 +165,8 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function in this process, like calling it without the decorator."""
         if self.bind:
+            from django_qstash.execution import Execution, TaskRequest, current_execution
+
             request = TaskRequest(task=self.name, args=list(args), kwargs=dict(kwargs))
             token = current_execution.set(Execution(self.name, request=request))
             try:
@@ -187,6 +188,8 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
     @property
     def request(self) -> TaskRequest:
         """The current execution's request (``called_directly`` outside a delivery)."""
+        from django_qstash.execution import TaskRequest, current_execution
+
         current = current_execution.get()
         if current is not None and current.task_name == self.name:
             return current.request
@@ -238,10 +241,12 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
             return self.apply(task_args, task_kwargs, **options)
+        from django_qstash import eager, pipeline, result
+
         eager.check_celery_eager_setting()
         prepared = pipeline.prepare(self, task_args, task_kwargs, options)
         [message_id] = pipeline.dispatch([prepared], [self])
-        return _results.AsyncResult(message_id, task_name=self.name)
+        return result.AsyncResult(message_id, task_name=self.name)
 
     def _call_arguments(
         self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: dict[str, Any]
@@ -250,6 +255,7 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_args = list(args or ())
         task_kwargs = dict(kwargs or {})
         if options:
+            _load_canvas()  # link=/link_error= may hold chains or groups in their dict form
             self._split_task_keywords(task_kwargs, options)
         self.bind_arguments(task_args, task_kwargs)
         return task_args, task_kwargs
@@ -309,6 +315,9 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         if request.is_eager:
             signal = Retry(exc=exc, when=when, args=new_args, kwargs=new_kwargs, is_eager=True)
         else:
+            from django_qstash import pipeline, publisher
+
+            _load_canvas()  # the request's callbacks may be chains or groups (dict form)
             call_options = pipeline.next_attempt_options(request, retries, limit)
             call_options.update(options)
             call_options["eta" if eta is not None else "countdown"] = when
@@ -341,6 +350,9 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         As in Celery, ``self.retry()`` runs the next attempt at once (ignoring the countdown)
         with the same task id, and ``link``/``link_error`` run eagerly after the task.
         """
+        from django_qstash import eager
+
+        _load_canvas()
         return eager.apply(
             self,
             list(args or ()),
@@ -357,11 +369,11 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature of this call (``add.s(2, 2)``), for ``link``, ``chain`` and ``group``."""
-        return Signature(self, args, kwargs)
+        return self.signature(args, kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it ignores the result of the task before it."""
-        return Signature(self, args, kwargs, immutable=True)
+        return self.signature(args, kwargs, immutable=True)
 
     def signature(
         self,
@@ -370,6 +382,8 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         **options: Any,
     ) -> Signature:
         """Celery's ``task.signature(args, kwargs, countdown=10, ...)``."""
+        from django_qstash.canvas import Signature
+
         immutable = bool(options.pop("immutable", False))
         return Signature(self, args, kwargs, options, immutable=immutable)
 
@@ -407,11 +421,20 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
     def get_logger(self, **_: Any) -> logging.Logger:
         """Celery's ``self.get_logger()``: :func:`django_qstash.log.get_task_logger` of this
         task's name (records carry ``task_id`` and ``task_name``)."""
+        from django_qstash.log import get_task_logger
+
         return get_task_logger(self.name)
 
     def AsyncResult(self, task_id: str) -> _results.AsyncResult:
         """The result of a message of this task (``my_task.AsyncResult(message_id)``)."""
-        return _results.AsyncResult(task_id, task_name=self.name)
+        from django_qstash import result
+
+        return result.AsyncResult(task_id, task_name=self.name)
+
+
+def _load_canvas() -> None:
+    """chain, group and chord register themselves on import, for signatures in dict form."""
+    from django_qstash import canvas  # noqa: F401
 
 
 def _simple_parameters(

@@ -13,8 +13,7 @@ read through core's ``conf`` (``hooks.core_settings()``), where their defaults a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -54,8 +53,9 @@ def _number(minimum: float, kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
-@dataclass(frozen=True)
-class Setting:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class Setting(NamedTuple):
     name: str
     default: Any
     convert: Callable[[Any], Any]

@@ -85,6 +85,9 @@ class TaskResult(models.Model):
     )
 
     class Meta:
+        # Django's default name, declared: without it, defining the model loads the database
+        # backend (to truncate the name) during django.setup().
+        db_table = "django_qstash_results_taskresult"
         verbose_name = "task result"
         verbose_name_plural = "task results"
         ordering = ["-date_created"]
@@ -124,6 +127,7 @@ class TaskDashboard(TaskResult):
     """The admin's dashboard of task results (a proxy: no table of its own)."""
 
     class Meta:
+        db_table = "django_qstash_results_taskresult"
         proxy = True
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
@@ -137,6 +141,7 @@ class SeenSignature(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        db_table = "django_qstash_results_seensignature"
         verbose_name = "seen signature"
         verbose_name_plural = "seen signatures"
 
@@ -164,6 +169,7 @@ class ChordCounter(models.Model):
     date_done = models.DateTimeField("done", null=True, blank=True)
 
     class Meta:
+        db_table = "django_qstash_results_chordcounter"
         verbose_name = "chord counter"
         verbose_name_plural = "chord counters"
 
@@ -181,6 +187,7 @@ class ChordPart(models.Model):
     value = models.JSONField(null=True, blank=True)
 
     class Meta:
+        db_table = "django_qstash_results_chordpart"
         verbose_name = "chord part"
         verbose_name_plural = "chord parts"
         constraints = [

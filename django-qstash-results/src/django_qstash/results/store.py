@@ -32,6 +32,7 @@ committed ``jti`` do that.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections, router
@@ -48,19 +49,15 @@ from django.utils import timezone
 
 from django_qstash import hooks
 from django_qstash.results.attempts import with_attempt_error
-from django_qstash.results.claims.base import ClaimStrategy, remember_received, started
-from django_qstash.results.claims.lock import LockClaims
-from django_qstash.results.claims.row import RowClaims
 from django_qstash.results.conf import conf
 from django_qstash.results.exceptions import TaskExpired
-from django_qstash.results.locks import (
-    AdvisoryLocks,
-    FileLocks,
-    Locks,
-    ProcessLocks,
-    ofd_locks_available,
-)
 from django_qstash.results.models import TaskResult, TaskStatus
+
+# The store is registered when Django sets up; the claim strategies and the locks are imported
+# by the first delivery that claims (see strategy_for).
+if TYPE_CHECKING:
+    from django_qstash.results.claims.base import ClaimStrategy
+    from django_qstash.results.locks import Locks
 
 logger = logging.getLogger("django_qstash.results")
 
@@ -119,7 +116,6 @@ class DatabaseResultStore:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._strategies: dict[tuple[str, str, str], ClaimStrategy] = {}
-        self._row = RowClaims()
 
     def __repr__(self) -> str:
         return "<DatabaseResultStore>"
@@ -138,11 +134,21 @@ class DatabaseResultStore:
 
     def locks_for(self, using: str) -> Locks | None:
         """The locks of the lock mode on this database, or None for the row mode."""
+        from django_qstash.results.claims.lock import LockClaims
+
         strategy = self.strategy_for(using)
         return strategy.locks if isinstance(strategy, LockClaims) else None
 
+    @functools.cached_property
+    def _row(self) -> ClaimStrategy:
+        from django_qstash.results.claims.row import RowClaims
+
+        return RowClaims()  # stateless: two threads building one each at first is harmless
+
     def strategy_for(self, using: str) -> ClaimStrategy:
         """The claim strategy of this database under the current settings."""
+        from django_qstash.results.claims.lock import LockClaims
+
         connection = connections[using]
         mode = conf.CLAIM_MODE
         if mode == "auto":
@@ -162,6 +168,13 @@ class DatabaseResultStore:
         return strategy
 
     def _make_locks(self, connection: Any, name: str) -> Locks | None:
+        from django_qstash.results.locks import (
+            AdvisoryLocks,
+            FileLocks,
+            ProcessLocks,
+            ofd_locks_available,
+        )
+
         if connection.vendor == "postgresql":
             return AdvisoryLocks(connection.alias)
         if connection.vendor == "sqlite" and connection.is_in_memory_db():
@@ -189,6 +202,8 @@ class DatabaseResultStore:
     def remember_signature(self, jti: str, message_id: str, expires: float) -> bool:
         """Record a signature received by a view of your own (``@verify_qstash``); False when
         it was received before, a replay. Kept, like a delivery's, until the token expires."""
+        from django_qstash.results.claims.base import remember_received
+
         return remember_received(jti, message_id, expires)
 
     # ------------------------------------------------------------------------------ outcomes
@@ -269,6 +284,8 @@ class DatabaseResultStore:
     def record_expired(self, delivery: hooks.Delivery) -> None:
         """Core's optional hook: the message arrived after its ``expires`` time and was not run.
         Stored as a FAILURE whose exception is :class:`TaskExpired`."""
+        from django_qstash.results.claims.base import started
+
         self._write(
             delivery,
             {

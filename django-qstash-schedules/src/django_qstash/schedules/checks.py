@@ -10,7 +10,7 @@ from django.core.checks import CheckMessage, Error
 from django_qstash.schedules.conf import conf
 
 #: What a QStash schedule id may hold (the generated part is 32 hex digits).
-_ID_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,64}")
+_ID_PREFIX = r"[A-Za-z0-9._-]{0,64}"  # compiled (and cached) by re on first use
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -25,7 +25,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     prefix = conf.raw_id_prefix
-    if not isinstance(prefix, str) or not _ID_PREFIX.fullmatch(prefix):
+    if not isinstance(prefix, str) or not re.fullmatch(_ID_PREFIX, prefix):
         errors.append(
             Error(
                 f"DJANGO_QSTASH_SCHEDULES_ID_PREFIX must be a short string of letters, digits, "

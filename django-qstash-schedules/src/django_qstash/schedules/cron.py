@@ -9,9 +9,10 @@ before they reach QStash, with an error that names the field.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import zoneinfo
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
@@ -22,26 +23,25 @@ _NAMES = {
     4: "sun|mon|tue|wed|thu|fri|sat",
 }
 _TOKEN = r"(?:\d+|{names})"
-_TZ_PREFIX = re.compile(r"^\s*(?:CRON_TZ|TZ)=(\S*)\s+(.*)$", re.IGNORECASE | re.DOTALL)
+_TZ_PREFIX = r"^\s*(?:CRON_TZ|TZ)=(\S*)\s+(.*)$"
 #: How far ahead "never fires" is checked (croniter gives up after this many years).
 _MAX_YEARS = 50
 
 
+@functools.cache
 def _field_pattern(index: int) -> re.Pattern[str]:
+    """The pattern of field ``index``, compiled on first use (not when Django sets up)."""
     names = _NAMES.get(index)
     token = _TOKEN.format(names=names) if names else r"\d+"
     item = rf"(?:\*|{token}(?:-{token})?)(?:/\d+)?"
     return re.compile(rf"^{item}(?:,{item})*$", re.IGNORECASE)
 
 
-_PATTERNS = tuple(_field_pattern(i) for i in range(5))
-
-
 def split_timezone(text: str) -> tuple[str, str]:
     """``"CRON_TZ=Europe/Berlin 0 4 * * *"`` -> ``("0 4 * * *", "Europe/Berlin")``.
 
     Without a prefix the zone is ``""``."""
-    match = _TZ_PREFIX.match(text or "")
+    match = re.match(_TZ_PREFIX, text or "", re.IGNORECASE | re.DOTALL)
     if match is None:
         return " ".join((text or "").split()), ""
     return " ".join(match.group(2).split()), match.group(1)
@@ -79,7 +79,7 @@ def validate_cron(value: str) -> None:
     expression = " ".join((value or "").split())
     if not expression:
         raise ValidationError("Enter a cron expression, such as '0 0 * * *'.", code="required")
-    if _TZ_PREFIX.match(expression):
+    if re.match(_TZ_PREFIX, expression, re.IGNORECASE | re.DOTALL):
         raise ValidationError(
             "Put the time zone in the time zone field, not a CRON_TZ= prefix in the cron.",
             code="cron_tz_prefix",
@@ -105,7 +105,7 @@ def validate_cron(value: str) -> None:
     for index, field in enumerate(fields):
         template = ["*"] * 5
         template[index] = field
-        if not _PATTERNS[index].match(field) or not croniter.is_valid(" ".join(template)):
+        if not _field_pattern(index).match(field) or not croniter.is_valid(" ".join(template)):
             raise ValidationError(
                 "%(field)r is not a valid %(name)s field (allowed: %(range)s, with * , - /).",
                 code="invalid_cron",
@@ -167,8 +167,9 @@ def describe(cron: str, timezone: str = "") -> str:
     return f"{text} ({zone})"
 
 
-@dataclass(frozen=True)
-class CronInfo:
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
+# when Django sets up (this module is imported then).
+class CronInfo(NamedTuple):
     """What the admin shows for a cron: the words, the next runs, or why it is invalid."""
 
     description: str

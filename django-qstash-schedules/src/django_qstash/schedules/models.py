@@ -147,6 +147,9 @@ class TaskSchedule(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        # Django's default name, declared: without it, defining the model loads the database
+        # backend (to truncate the name) during django.setup().
+        db_table = "django_qstash_schedules_taskschedule"
         verbose_name = _("task schedule")
         verbose_name_plural = _("task schedules")
         ordering = ("name",)
@@ -303,6 +306,7 @@ class ScheduleDeletion(models.Model):
     attempted_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
 
     class Meta:
+        db_table = "django_qstash_schedules_scheduledeletion"
         verbose_name = _("pending QStash deletion")
         verbose_name_plural = _("pending QStash deletions")
         ordering = ("-deleted_at",)
