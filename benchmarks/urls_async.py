@@ -27,7 +27,12 @@ async def with_thread_pool(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": result.id})
 
 
+async def without_publish(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"id": "none"})
+
+
 urlpatterns = [
+    path("noop/", without_publish),
     path("adelay/", with_adelay),
     path("sync-to-async/", with_sync_to_async),
     path("thread-pool/", with_thread_pool),

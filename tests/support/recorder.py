@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,8 @@ class Recorder:
     #: (status, json body, headers) answered to every request; change it in a test.
     answer: tuple[int, Any, dict[str, str]] = (200, {"messageId": "msg_recorded"}, {})
     event: threading.Event = field(default_factory=threading.Event)
+    #: Seconds to wait before each answer (a network round trip); change it in a test.
+    answer_delay: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, self.path, dict(self.headers.items()), body, self.client_address
             )
         )
+        if self.recorder.answer_delay:
+            time.sleep(self.recorder.answer_delay)
         status, payload, headers = self.recorder.answer
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -65,11 +70,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    # Room for many clients connecting at once (the default backlog of 5 resets some of them).
+    request_queue_size = 128
+
+
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
     """A real HTTP server on 127.0.0.1 (a free port) that records requests."""
     handler = type("Handler", (_Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     rec = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}")
     handler.recorder = rec

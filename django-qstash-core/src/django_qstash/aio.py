@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from django_qstash import publisher, sdk
+from django_qstash.conf import conf
 from django_qstash.signals import log_raised, message_published
 from django_qstash.store import get_result_store
 
@@ -39,6 +40,10 @@ class _LoopClient:
     client: AsyncQStash
     #: Suspended until the loop shuts down its async generators; it then closes the client.
     closer: AsyncGenerator[None, None]
+    #: ``conf.generation`` when ``key`` was last compared with the settings: until the settings
+    #: cache is cleared (``setting_changed``), each publish reuses the client without reading
+    #: them again.
+    generation: int = -1
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
@@ -50,16 +55,20 @@ _lock = threading.Lock()  # loops on several threads may build their first clien
 async def get_async_client() -> AsyncQStash:
     """The running loop's client, built on first use (and again if the settings changed)."""
     loop = asyncio.get_running_loop()
-    key = sdk.settings_key()
     entry = _clients.get(loop)
+    if entry is not None and entry.generation == conf.generation:
+        return entry.client
+    generation = conf.generation
+    key = sdk.settings_key()
     if entry is not None and entry.key == key:
+        entry.generation = generation
         return entry.client
     client: AsyncQStash = sdk.client_from_settings("async", key)
     closer = _close_at_shutdown(loop, client)
     await closer.__anext__()  # now suspended inside its try: finalising it closes the client
     with _lock:
         previous = _clients.get(loop)
-        _clients[loop] = _LoopClient(key, client, closer)
+        _clients[loop] = _LoopClient(key, client, closer, generation)
     if previous is not None:  # settings changed (tests, mostly)
         await previous.closer.aclose()
     return client

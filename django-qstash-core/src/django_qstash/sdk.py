@@ -7,7 +7,10 @@ loads the SDK, httpx or TLS. The first publish imports the SDK as it is and buil
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qstash import AsyncQStash
 
 
 def settings_key() -> tuple[str | None, str | None, int]:
@@ -31,8 +34,29 @@ def client_from_settings(kind: str, key: tuple[str | None, str | None, int]) -> 
         )
     from qstash import AsyncQStash, QStash
 
-    cls = AsyncQStash if kind == "async" else QStash
-    return cls(token, retry=retry_config(retries), base_url=base_url)
+    if kind != "async":
+        return QStash(token, retry=retry_config(retries), base_url=base_url)
+    client = AsyncQStash(token, retry=retry_config(retries), base_url=base_url)
+    spread_connections(client)
+    return client
+
+
+def spread_connections(client: AsyncQStash) -> None:
+    """Give an ``AsyncQStash`` an httpx client whose transport spreads concurrent publishes over
+    kept-alive connections (:mod:`django_qstash.sdk_transport` says why).
+
+    The SDK offers no way to configure its httpx client: ``AsyncQStash`` builds a default
+    ``httpx.AsyncClient`` into ``client.http._client``. So this replaces that one attribute,
+    right after the SDK built it and before it sent anything, with a client built through
+    httpx's public API: the SDK's own timeout, our transport. Every call of the SDK then goes
+    through it, unchanged otherwise.
+    """
+    import httpx
+    from qstash.http import DEFAULT_TIMEOUT
+
+    from django_qstash.sdk_transport import SpreadTransport
+
+    client.http._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=SpreadTransport())
 
 
 def retry_config(retries: int) -> Any:
