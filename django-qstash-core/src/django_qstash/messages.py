@@ -86,9 +86,10 @@ class PreparedMessage:
         }
         if self.headers:
             arguments["headers"] = dict(self.headers)
-        for name, value in self.options.items():
-            if value is not None and name != "queue":
-                arguments[SDK_KEYWORDS[name]] = value
+        if self.options:
+            for name, value in self.options.items():
+                if value is not None and name != "queue":
+                    arguments[SDK_KEYWORDS[name]] = value
         return arguments
 
     def to_dict(self) -> dict[str, Any]:

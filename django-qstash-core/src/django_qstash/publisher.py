@@ -151,25 +151,34 @@ def publish(body: bytes, **options: Any) -> str:
 def send(prepared: PreparedMessage) -> str:
     """Publish a prepared message with the shared client; returns its QStash message id."""
     client = get_client()
-    call = prepared_call(prepared)
     try:
-        return call.run(client)
+        if prepared.options.get("queue") is None:
+            # The common case, kept short: it runs on every ``.delay()``.
+            # A URL destination answers one message (a URL group would answer a list).
+            answer: Any = client.message.publish(**publish_arguments(prepared))
+            return str(answer.message_id)
+        return sdk_call(prepared.body, **prepared.publish_arguments()).run(client)
     except Exception as exc:
         raise publish_error(exc, client.http._base_url) from exc
 
 
 def prepared_call(prepared: PreparedMessage) -> SdkCall:
-    """How to publish a prepared message. Without a queue (the common case) its options are
-    already the SDK's ``message.publish`` arguments, so nothing is derived again."""
+    """How to publish a prepared message (for the async client; :func:`send` is its sync twin)."""
     if prepared.options.get("queue") is not None:
         return sdk_call(prepared.body, **prepared.publish_arguments())
+    return SdkCall("publish", publish_arguments(prepared))
+
+
+def publish_arguments(prepared: PreparedMessage) -> dict[str, Any]:
+    """The SDK's ``message.publish`` arguments of a message sent to no queue: its options as
+    they are, and a deduplication id that makes a retried publish safe (:func:`_retry_safe`)."""
     arguments = prepared.sdk_arguments()
     deduplication_id = _retry_safe(
         arguments.get("deduplication_id"), arguments.get("content_based_deduplication")
     )
     if deduplication_id:
         arguments["deduplication_id"] = deduplication_id
-    return SdkCall("publish", arguments)
+    return arguments
 
 
 def send_batch(messages: Sequence[PreparedMessage]) -> list[str]:
