@@ -38,8 +38,16 @@ js:
 		npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the JS SDK test will be skipped"; fi
 
+# The PostgreSQL and packaging sessions mostly wait (on the database, on builds), so they run
+# beside the matrix, their output kept and shown when they end; the run fails if either fails.
 test: sync js
-	$(UV) run nox --sessions tests tests-postgres packaging
+	@mkdir -p .nox; \
+	$(UV) run nox --sessions tests-postgres packaging > .nox/side-sessions.log 2>&1 & side=$$!; \
+	$(UV) run nox --sessions tests; matrix=$$?; \
+	wait $$side; side_status=$$?; \
+	echo "--- tests-postgres and packaging (run beside the matrix) ---"; \
+	cat .nox/side-sessions.log; \
+	test $$matrix -eq 0 && test $$side_status -eq 0
 	$(MAKE) lint
 
 test-fast: sync js
