@@ -74,7 +74,7 @@ def test_every_sdk_call_succeeds(js_sdk_run):
     assert [item["messageId"][:4] for item in steps["batchJSON"]] == ["msg_", "msg_"]
     assert steps["queue get"]["name"] == "js-sdk"
     assert steps["queue get"]["parallelism"] == 1
-    assert steps["schedules.get"]["cron"] == "*/5 * * * *"
+    assert steps["schedules.get"]["cron"] == "0 0 1 1 *"
     assert steps["schedules.get paused"]["isPaused"] is True
     assert steps["schedules.create"]["scheduleId"] in [
         s["scheduleId"] for s in steps["schedules.list"]

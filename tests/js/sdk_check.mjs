@@ -90,7 +90,7 @@ await step("batchJSON", () =>
   ]),
 );
 const schedule = await step("schedules.create", () =>
-  client.schedules.create({ destination: `${here}/scheduled`, cron: "*/5 * * * *", body: "{}" }),
+  client.schedules.create({ destination: `${here}/scheduled`, cron: "0 0 1 1 *", body: "{}" }),
 );
 if (schedule) {
   const id = schedule.scheduleId;
