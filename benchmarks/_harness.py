@@ -4,10 +4,28 @@ and noisy, so absolute times mean little)."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+
+@contextlib.contextmanager
+def qstash_stub() -> Iterator[str]:
+    """The loopback QStash stub (``benchmarks/_qstash_stub.py``) in a process of its own, so the
+    client under test has the interpreter to itself; yields its base URL."""
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._qstash_stub"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert stub.stdout is not None
+        yield f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    finally:
+        stub.terminate()
+        stub.wait()
 
 
 def per_call_seconds(func: Callable[[], object], calls: int) -> float:

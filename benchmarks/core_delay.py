@@ -12,19 +12,12 @@ Target: `.delay()` <= 1.10x the raw POST.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
-from benchmarks._harness import compare, compare_call_by_call, table
+from benchmarks._harness import compare, compare_call_by_call, qstash_stub, table
 
 
 def main(calls: int = 1000, rounds: int = 11) -> str:
-    stub = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._qstash_stub"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert stub.stdout is not None
-        base_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    with qstash_stub() as base_url:
         os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         import django
         from django.conf import settings
@@ -77,9 +70,6 @@ def main(calls: int = 1000, rounds: int = 11) -> str:
                 note,
             ]
         )
-    finally:
-        stub.terminate()
-        stub.wait()
 
 
 if __name__ == "__main__":

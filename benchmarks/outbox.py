@@ -11,22 +11,15 @@ the figures); the rows of the last second are settled before the table is checke
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
-from benchmarks._harness import compare, table
+from benchmarks._harness import compare, qstash_stub, table
 
 DRAIN_ROWS = 2000
 
 
 def main(calls: int = 300, rounds: int = 7) -> str:
-    stub = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._qstash_stub"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert stub.stdout is not None
-        base_url = f"http://127.0.0.1:{stub.stdout.readline().strip()}"
+    with qstash_stub() as base_url:
         os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_outbox"
         import django
         from django.conf import settings
@@ -144,9 +137,6 @@ def main(calls: int = 300, rounds: int = 7) -> str:
             f"  batches of 100              {rates[100]:9.0f} msg/s  ({rates[100] / rates[1]:.1f}x)"
         )
         return "\n".join(out)
-    finally:
-        stub.terminate()
-        stub.wait()
 
 
 if __name__ == "__main__":
