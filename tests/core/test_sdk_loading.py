@@ -157,3 +157,27 @@ def test_clients_are_the_sdks_own():
     sync_client.http._client.close()
     with pytest.raises(ImproperlyConfigured, match="QSTASH_TOKEN is not set"):
         sdk.client_from_settings("sync", (None, "http://127.0.0.1:9", 0))
+
+
+def test_a_canvas_in_dict_form_met_before_the_canvas_was_imported_is_still_a_canvas():
+    # Setup leaves the canvas unloaded; a chain or group arriving in its dict form (a retry's
+    # link, a schedule's options) loads it, instead of turning into a plain signature.
+    found = run_in_fresh_process(
+        """
+        import json, sys
+        import django
+        django.setup()
+        from django_qstash.signatures import as_signature
+        before = "django_qstash.canvas" in sys.modules
+        step = {"task": "benchmarks.noop", "args": [1], "kwargs": {}, "options": {}}
+        kinds = [
+            type(as_signature({"task": f"celery.{kind}", "args": [], "options": {},
+                               "kwargs": {"tasks": [step, step]}, "subtask_type": kind})).__name__
+            for kind in ("chain", "group")
+        ]
+        print(json.dumps({"before": before, "kinds": kinds}))
+        """,
+        "http://127.0.0.1:9",
+        settings="benchmarks.settings_apps",
+    )
+    assert found == {"before": False, "kinds": ["chain", "group"]}

@@ -7,6 +7,7 @@ inside a message as plain JSON. ``chain`` and ``group`` (in ``canvas``) are sign
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,26 @@ LINK_MARKER = "django_qstash=link"
 LINK_ERROR_MARKER = "django_qstash=link_error"
 CALLBACK_MARKERS = frozenset({LINK_MARKER, LINK_ERROR_MARKER})
 
-#: Signature subclasses by ``subtask_type`` ("chain", "group", "chord").
+#: Signature subclasses by ``subtask_type`` ("chain", "group", "chord"): they register
+#: themselves when their module (:data:`_CANVAS_MODULE`) is imported.
 _KINDS: dict[str, Callable[..., Signature]] = {}
+#: Named by path, not imported: the canvas sits above this module, and defining a task (at
+#: ``django.setup()``) should not load it. The first signature of a canvas kind does.
+_CANVAS_MODULE = "django_qstash.canvas"
+
+
+def _kind(kind: str) -> Callable[..., Signature] | None:
+    if kind not in _KINDS:
+        importlib.import_module(_CANVAS_MODULE)
+    return _KINDS.get(kind)
 
 
 def signature_class(kind: str) -> Callable[..., Signature]:
     """The signature class of a ``subtask_type`` ("group", ...), for code below the canvas."""
-    return _KINDS[kind]
+    cls = _kind(kind)
+    if cls is None:
+        raise KeyError(kind)
+    return cls
 
 
 class Signature(dict[str, Any]):
@@ -144,7 +158,7 @@ class Signature(dict[str, Any]):
         return self
 
     def __or__(self, other: Signature) -> Signature:  # type: ignore[override]
-        return _KINDS["chain"](self, other)
+        return signature_class("chain")(self, other)
 
     def _merge(
         self,
@@ -235,8 +249,9 @@ def as_signature(value: Any) -> Signature:
     if isinstance(value, Mapping):
         kind = value.get("subtask_type")
         options = dict(value.get("options") or {})
-        if kind in _KINDS:
-            return _KINDS[kind](*value["kwargs"]["tasks"], **options)
+        cls = _kind(kind) if kind else None
+        if cls is not None:
+            return cls(*value["kwargs"]["tasks"], **options)
         if not isinstance(value.get("task"), str):
             raise TypeError(f"not a signature: {value!r}")
         return Signature(

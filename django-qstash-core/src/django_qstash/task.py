@@ -255,7 +255,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_args = list(args or ())
         task_kwargs = dict(kwargs or {})
         if options:
-            _load_canvas()  # link=/link_error= may hold chains or groups in their dict form
             self._split_task_keywords(task_kwargs, options)
         self.bind_arguments(task_args, task_kwargs)
         return task_args, task_kwargs
@@ -317,7 +316,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         else:
             from django_qstash import pipeline, publisher
 
-            _load_canvas()  # the request's callbacks may be chains or groups (dict form)
             call_options = pipeline.next_attempt_options(request, retries, limit)
             call_options.update(options)
             call_options["eta" if eta is not None else "countdown"] = when
@@ -352,7 +350,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         """
         from django_qstash import eager
 
-        _load_canvas()
         return eager.apply(
             self,
             list(args or ()),
@@ -430,11 +427,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         from django_qstash import result
 
         return result.AsyncResult(task_id, task_name=self.name)
-
-
-def _load_canvas() -> None:
-    """chain, group and chord register themselves on import, for signatures in dict form."""
-    from django_qstash import canvas  # noqa: F401
 
 
 def _simple_parameters(
