@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import math
 import zoneinfo
@@ -82,6 +83,52 @@ def test_arguments_that_do_not_bind_raise_before_publishing(qstash):
     with pytest.raises(TypeError, match="unexpected keyword argument 'c'"):
         add.delay(1, 2, c=3)
     assert qstash.requests == []
+
+
+def _plain(a, b, c=3):  # noqa: ANN001, ANN202
+    return a
+
+
+def _keyword_only(a, *, b):  # noqa: ANN001, ANN202
+    return a
+
+
+def _variadic(a, *rest, **extra):  # noqa: ANN001, ANN202, ANN003
+    return a
+
+
+@pytest.mark.parametrize("func", [_plain, _keyword_only, _variadic])
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        ((1,), {}),
+        ((1, 2), {}),
+        ((1, 2, 3), {}),
+        ((1, 2, 3, 4), {}),
+        ((1,), {"b": 2}),
+        ((1, 2), {"a": 1}),
+        ((), {"a": 1, "b": 2}),
+        ((1,), {"z": 0}),
+    ],
+)
+def test_the_arguments_check_agrees_with_a_call(func, args, kwargs):
+    # Publishing checks plain positional arguments without inspect; the answer must be a call's.
+    task = Task(func, name=f"tests.arity.{func.__name__}")
+    try:
+        inspect.signature(func).bind(*args, **kwargs)
+    except TypeError:
+        fits = False
+    else:
+        fits = True
+    if fits:
+        task._call_arguments(args, kwargs, {})
+        task.bind_arguments(list(args), kwargs)
+    else:
+        with pytest.raises(TypeError):
+            task._call_arguments(args, kwargs, {})
+        with pytest.raises(TypeError):
+            task.bind_arguments(list(args), kwargs)
 
 
 def test_apply_async_passes_non_option_keywords_to_the_task(qstash):

@@ -48,17 +48,6 @@ class Envelope:
     kwargs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "v": ENVELOPE_VERSION,
-            "task": self.task,
-            "args": self.args,
-            "kwargs": self.kwargs,
-        }
-        if self.options:
-            data["options"] = self.options
-        return data
-
 
 #: How deeply a message may nest (the envelope object is level 1). Deeper values could be decoded
 #: but not stored or logged everywhere (Python's recursion limit), so they are refused at both
@@ -66,14 +55,9 @@ class Envelope:
 MAX_NESTING = 100
 
 
-def _nests_deeper_than(text: str | bytes, data: Any, limit: int) -> bool:
-    # Fewer brackets than the limit cannot nest that deep: the usual case costs two counts.
-    if isinstance(text, str):
-        brackets = text.count("[") + text.count("{")
-    else:
-        brackets = text.count(b"[") + text.count(b"{")
-    if brackets <= limit:
-        return False
+def _nests_deeper_than(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests deeper than ``limit``. Callers first count the JSON text's
+    brackets: fewer than the limit cannot nest that deep, so the usual message costs two counts."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
@@ -89,19 +73,7 @@ def _nests_deeper_than(text: str | bytes, data: Any, limit: int) -> bool:
 
 def encode(envelope: Envelope) -> bytes:
     """Serialise an envelope; a value that is not JSON raises, naming the argument."""
-    data = envelope.to_dict()
-    try:
-        body = _encoder.encode(data).encode()
-    except (TypeError, ValueError) as exc:
-        raise _explain_unserialisable(envelope, exc) from exc
-    except RecursionError:
-        body = b""
-    if not body or _nests_deeper_than(body, data, MAX_NESTING):
-        raise ArgumentsNotSerializable(
-            f"the arguments nest deeper than {MAX_NESTING - 2} levels, more than a message may "
-            "hold. Nothing was published."
-        )
-    return body
+    return build(envelope.task, envelope.args, envelope.kwargs, envelope.options)
 
 
 def build(
@@ -110,8 +82,30 @@ def build(
     kwargs: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Build and encode the envelope for one task call."""
-    return encode(Envelope(task_name, list(args), dict(kwargs or {}), dict(options or {})))
+    """Build and encode the envelope for one task call (the wire format above); a value that is
+    not JSON raises, naming the argument."""
+    data: dict[str, Any] = {
+        "v": ENVELOPE_VERSION,
+        "task": task_name,
+        "args": list(args),
+        "kwargs": dict(kwargs or {}),
+    }
+    if options:
+        data["options"] = dict(options)
+    try:
+        body = _encoder.encode(data).encode()
+    except (TypeError, ValueError) as exc:
+        raise _explain_unserialisable(data, exc) from exc
+    except RecursionError:
+        body = b""
+    if not body or (
+        body.count(b"[") + body.count(b"{") > MAX_NESTING and _nests_deeper_than(data, MAX_NESTING)
+    ):
+        raise ArgumentsNotSerializable(
+            f"the arguments nest deeper than {MAX_NESTING - 2} levels, more than a message may "
+            "hold. Nothing was published."
+        )
+    return body
 
 
 def _not_json(constant: str) -> Any:
@@ -147,7 +141,7 @@ def decode(body: bytes | str) -> Envelope:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"the body is not valid UTF-8 JSON: {exc}") from None
-    if _nests_deeper_than(text, data, MAX_NESTING):
+    if text.count("[") + text.count("{") > MAX_NESTING and _nests_deeper_than(data, MAX_NESTING):
         raise MalformedMessage(
             f"the body nests deeper than {MAX_NESTING} levels, more than a django-qstash "
             "message may hold"
@@ -255,8 +249,9 @@ def _find_bad_value(value: Any, path: str) -> tuple[str, Any] | None:
     return (path, value)
 
 
-def _explain_unserialisable(envelope: Envelope, exc: Exception) -> ArgumentsNotSerializable:
-    for root, value in (("args", envelope.args), ("kwargs", envelope.kwargs)):
+def _explain_unserialisable(data: Mapping[str, Any], exc: Exception) -> ArgumentsNotSerializable:
+    for root in ("args", "kwargs"):
+        value = data.get(root)
         found = _find_bad_value(value, root)
         if found:
             path, bad = found
