@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -47,13 +48,57 @@ def _webhook_path(value: Any) -> str:
     return value or DEFAULT_WEBHOOK_PATH
 
 
-class LazySettings:
-    """The pattern of every app's ``conf``: one property per setting, its default declared
-    there once, read on first use and remembered until ``setting_changed``.
+class setting(Generic[T]):
+    """One setting of a :class:`LazySettings` subclass: read from ``django.conf.settings`` on
+    first use, converted, then kept as a plain attribute of the ``conf`` object until
+    ``setting_changed``, so that reading it again costs an attribute lookup and no call (the
+    publish path and the webhook read several per message)."""
 
-    A subclass declares properties that call :meth:`_get`; one instance per app, connected to
-    ``setting_changed`` with :meth:`connect` (``override_settings`` then works).
+    def __init__(self, name: str, default: Any, convert: Callable[[Any], T]) -> None:
+        self.name = name
+        self.default = default
+        self.convert = convert
+        self.attribute = name
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> setting[T]: ...
+
+    @overload
+    def __get__(self, instance: LazySettings, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: LazySettings | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.convert(getattr(settings, self.name, self.default))
+        # A non-data descriptor: the instance attribute hides it until clear_cache() drops it.
+        instance.__dict__[self.attribute] = value
+        return value
+
+
+class LazySettings:
+    """The pattern of every app's ``conf``: one :class:`setting` per setting, its default
+    declared there once, read on first use and remembered until ``setting_changed``.
+
+    A subclass declares ``NAME = setting("DJANGO_SETTING", default, convert)`` (or, for a value
+    worked out from several, a property calling :meth:`_get`, or a ``cached_property``); one
+    instance per app, connected to ``setting_changed`` with :meth:`connect` (``override_settings``
+    then works).
     """
+
+    #: The attributes :meth:`clear_cache` forgets (every setting and cached_property).
+    _remembered: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._remembered = tuple(
+            name
+            for klass in cls.__mro__
+            for name, value in vars(klass).items()
+            if isinstance(value, (setting, cached_property))
+        )
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
@@ -63,6 +108,8 @@ class LazySettings:
 
     def clear_cache(self, **kwargs: Any) -> None:
         self._cache.clear()
+        for name in self._remembered:
+            self.__dict__.pop(name, None)
         self.generation += 1
 
     def connect(self, dispatch_uid: str) -> None:
@@ -76,100 +123,45 @@ class LazySettings:
         return value  # type: ignore[no-any-return]
 
 
+def _optional_str_setting(name: str) -> setting[str | None]:
+    return setting(name, None, _optional_str)
+
+
 class Settings(LazySettings):
     """Every setting django-qstash reads, with its default."""
 
-    def _str(self, name: str) -> str | None:
-        return self._get(name, None, _optional_str)
+    QSTASH_TOKEN = _optional_str_setting("QSTASH_TOKEN")
+    QSTASH_CURRENT_SIGNING_KEY = _optional_str_setting("QSTASH_CURRENT_SIGNING_KEY")
+    QSTASH_NEXT_SIGNING_KEY = _optional_str_setting("QSTASH_NEXT_SIGNING_KEY")
+    #: The QStash API base URL; ``None`` means the SDK's default (the Upstash cloud).
+    QSTASH_URL = setting("QSTASH_URL", None, _url_or_environ)
+    DOMAIN = _optional_str_setting("DJANGO_QSTASH_DOMAIN")
+    WEBHOOK_PATH = setting("DJANGO_QSTASH_WEBHOOK_PATH", None, _webhook_path)
+    FORCE_HTTPS = setting("DJANGO_QSTASH_FORCE_HTTPS", True, bool)
+    RESULT_TTL = setting("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL, int)
+    ALWAYS_EAGER = setting("DJANGO_QSTASH_ALWAYS_EAGER", False, bool)
+    EAGER_PROPAGATES = setting("DJANGO_QSTASH_EAGER_PROPAGATES", False, bool)
+    MAX_BODY_SIZE = setting("DJANGO_QSTASH_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE, int)
+    CLOCK_TOLERANCE = setting("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE, int)
+    #: How often the SDK retries a failed publish (connection errors, lost answers).
+    PUBLISH_RETRIES = setting("DJANGO_QSTASH_PUBLISH_RETRIES", 3, int)
+    #: Celery's setting, read only to say that django-qstash does not follow it.
+    CELERY_TASK_ALWAYS_EAGER = setting("CELERY_TASK_ALWAYS_EAGER", False, bool)
+    #: ``qstash_dev``: True for fast retries, or a retry-wait scale factor.
+    DEV_FAST_RETRIES = setting("DJANGO_QSTASH_DEV_FAST_RETRIES", None, _bool_or_float)
+    #: ``qstash_dev``: how many seconds one cron minute lasts.
+    DEV_CRON_TICK = setting("DJANGO_QSTASH_DEV_CRON_TICK", None, _positive_float)
 
-    @property
-    def QSTASH_TOKEN(self) -> str | None:
-        return self._str("QSTASH_TOKEN")
-
-    @property
-    def QSTASH_CURRENT_SIGNING_KEY(self) -> str | None:
-        return self._str("QSTASH_CURRENT_SIGNING_KEY")
-
-    @property
-    def QSTASH_NEXT_SIGNING_KEY(self) -> str | None:
-        return self._str("QSTASH_NEXT_SIGNING_KEY")
-
-    @property
-    def QSTASH_URL(self) -> str | None:
-        """The QStash API base URL; ``None`` means the SDK's default (the Upstash cloud)."""
-        return self._get("QSTASH_URL", None, _url_or_environ)
-
-    @property
-    def DOMAIN(self) -> str | None:
-        return self._str("DJANGO_QSTASH_DOMAIN")
-
-    @property
-    def WEBHOOK_PATH(self) -> str:
-        return self._get("DJANGO_QSTASH_WEBHOOK_PATH", None, _webhook_path)
-
-    @property
-    def FORCE_HTTPS(self) -> bool:
-        return self._get("DJANGO_QSTASH_FORCE_HTTPS", True, bool)
-
-    @property
-    def RESULT_TTL(self) -> int:
-        return self._get("DJANGO_QSTASH_RESULT_TTL", DEFAULT_RESULT_TTL, int)
-
-    @property
-    def ALWAYS_EAGER(self) -> bool:
-        return self._get("DJANGO_QSTASH_ALWAYS_EAGER", False, bool)
-
-    @property
-    def EAGER_PROPAGATES(self) -> bool:
-        return self._get("DJANGO_QSTASH_EAGER_PROPAGATES", False, bool)
-
-    @property
-    def MAX_BODY_SIZE(self) -> int:
-        return self._get("DJANGO_QSTASH_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE, int)
-
-    @property
-    def CLOCK_TOLERANCE(self) -> int:
-        return self._get("DJANGO_QSTASH_CLOCK_TOLERANCE", DEFAULT_CLOCK_TOLERANCE, int)
-
-    @property
-    def PUBLISH_RETRIES(self) -> int:
-        """How often the SDK retries a failed publish (connection errors, lost answers)."""
-        return self._get("DJANGO_QSTASH_PUBLISH_RETRIES", 3, int)
-
-    @property
-    def CELERY_TASK_ALWAYS_EAGER(self) -> bool:
-        """Celery's setting, read only to say that django-qstash does not follow it."""
-        return self._get("CELERY_TASK_ALWAYS_EAGER", False, bool)
-
-    @property
-    def DEV_FAST_RETRIES(self) -> bool | float | None:
-        """``qstash_dev``: True for fast retries, or a retry-wait scale factor."""
-        return self._get("DJANGO_QSTASH_DEV_FAST_RETRIES", None, _bool_or_float)
-
-    @property
-    def DEV_CRON_TICK(self) -> float | None:
-        """``qstash_dev``: how many seconds one cron minute lasts."""
-        return self._get("DJANGO_QSTASH_DEV_CRON_TICK", None, _positive_float)
-
-    @property
+    @cached_property
     def webhook_url(self) -> str:
         """The absolute URL QStash delivers to, built from settings, never from a request."""
-        url: str | None = self._cache.get("webhook_url")
-        if url is None:
-            url = self._cache["webhook_url"] = self._build_webhook_url()
-        return url
+        return self.absolute_url(self.WEBHOOK_PATH)
 
-    @property
+    @cached_property
     def public_origin(self) -> str:
         """``DJANGO_QSTASH_DOMAIN`` with its scheme (https when forced), without a trailing slash:
         what every URL QStash delivers to on this site starts with."""
-        origin: str | None = self._cache.get("public_origin")
-        if origin is None:
-            origin = self._cache["public_origin"] = self._build_origin()
-        return origin
-
-    def _build_webhook_url(self) -> str:
-        return self.absolute_url(self.WEBHOOK_PATH)
+        return self._build_origin()
 
     def absolute_url(self, path: str) -> str:
         """``path`` on DJANGO_QSTASH_DOMAIN (https forced unless DJANGO_QSTASH_FORCE_HTTPS is
