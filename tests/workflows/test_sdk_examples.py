@@ -18,10 +18,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def start(server: DjangoServer, name: str, body: str, **headers: str) -> float:
-    """Publish ``body`` to the workflow with the official ``qstash`` SDK, as a client would."""
+    """Publish ``body`` to the workflow with the official ``qstash`` SDK, as a client would;
+    returns the time just before the publish (the run may begin before the publish answers)."""
     client = server.devserver.client()
+    started = time.monotonic()
     client.message.publish(url=get_workflow(name).url, body=body, headers=headers)
-    return time.monotonic()
+    return started
 
 
 def finished_run(server: DjangoServer, name: str, since_ms: int) -> dict[str, Any]:
