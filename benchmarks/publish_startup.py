@@ -16,9 +16,11 @@ development environment). `--env PATH` runs in another Python instead.
 Targets: setup + first `.delay()` <= 1.20x bare; setup with the three apps <= 1.10x bare.
 
 `django.setup()` with the three apps imports what defining the tasks and the models needs: the
-option table, the hook API, the models. Not the publish pipeline, the SDK, the results app's
-claim strategies, croniter or the database backend (the models declare their table names, so
-Django does not load the backend to work them out); regexes are compiled on first use.
+option table, the models, and of the hook API the names the apps use then (`hooks` imports
+each name from its module on first read). Not the publish pipeline, the SDK, the results app's
+claim strategies, the result-store protocol's dataclasses, croniter or the database backend (the
+models declare their table names, so Django does not load the backend to work them out);
+regexes are compiled on first use.
 
 Where the first publish's time goes, in the deployment environment (CPU, this machine, about
 180 ms for a bare setup): importing httpx (~16 ms), the qstash SDK (~20 ms: its package imports

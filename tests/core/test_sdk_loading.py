@@ -83,7 +83,11 @@ def test_setup_loads_nothing_of_the_sdk_and_the_first_publish_loads_it(qstash_st
 #: What django.setup() with the three apps must not import: the publish pipeline and what it
 #: brings (the SDK, httpx, the async client), the eager runner and the canvas, the results app's
 #: claim strategies and locks, the schedules app's cron libraries, and the database backend
-#: (models that declare their table name do not need it to work the name out).
+#: (models that declare their table name do not need it to work the name out). Nor what the
+#: hook API re-exports that setup does not use (the apps import ``hooks``, which loads each name
+#: when it is first read): the result-store protocol and its dataclasses (registering a store
+#: needs only ``store_registry``), the prepared message, the SDK's error translation and the
+#: signature check, and ``dataclasses`` itself.
 NOT_AT_SETUP = (
     *HEAVY,
     "django_qstash.pipeline",
@@ -94,6 +98,11 @@ NOT_AT_SETUP = (
     "django_qstash.eager",
     "django_qstash.runner",
     "django_qstash.result",
+    "django_qstash.store",
+    "django_qstash.messages",
+    "django_qstash.sdk_errors",
+    "django_qstash.signing",
+    "dataclasses",
     "django_qstash.results.claims.base",
     "django_qstash.results.claims.lock",
     "django_qstash.results.locks",

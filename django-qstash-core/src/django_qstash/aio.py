@@ -26,7 +26,7 @@ from asgiref.sync import sync_to_async
 from django_qstash import publisher, sdk
 from django_qstash.conf import conf
 from django_qstash.signals import log_raised, message_published
-from django_qstash.store import get_result_store
+from django_qstash.store_registry import get_result_store
 
 if TYPE_CHECKING:
     from qstash import AsyncQStash

@@ -10,7 +10,7 @@ from django.core.checks import CheckMessage, Error
 
 from django_qstash.backend_options import BACKEND_OPTIONS, QUEUE_NAME, option_errors
 from django_qstash.checks import check_settings
-from django_qstash.store import get_result_store
+from django_qstash.store_registry import get_result_store
 
 
 def check_backend(backend: Any) -> list[CheckMessage]:

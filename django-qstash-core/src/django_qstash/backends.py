@@ -63,7 +63,8 @@ from django_qstash.conf import conf
 from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import TaskNotRegistered
 from django_qstash.messages import PreparedMessage
-from django_qstash.store import Delivery, StoredResult, get_result_store
+from django_qstash.store import Delivery, StoredResult
+from django_qstash.store_registry import get_result_store
 from django_qstash.task_arguments import normalize_arguments
 from django_qstash.tasks_compat import (
     DEFAULT_TASK_QUEUE_NAME,

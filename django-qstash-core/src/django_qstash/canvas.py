@@ -27,7 +27,7 @@ from django_qstash.signatures import (
     signature,
     signature_list,
 )
-from django_qstash.store import get_chord_store
+from django_qstash.store_registry import get_chord_store
 
 if TYPE_CHECKING:
     from django_qstash.messages import PreparedMessage

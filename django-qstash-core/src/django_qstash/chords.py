@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from django_qstash.signatures import as_signature, signature_list
-from django_qstash.store import Delivery, get_chord_store
+from django_qstash.store import Delivery
+from django_qstash.store_registry import get_chord_store
 
 logger = logging.getLogger("django_qstash")
 

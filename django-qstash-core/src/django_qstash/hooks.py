@@ -39,54 +39,57 @@ task is private to core.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, conf
-from django_qstash.durations import duration_seconds, whole_seconds
-from django_qstash.exceptions import (
-    ArgumentsNotSerializable,
-    DjangoQStashError,
-    MalformedMessage,
-    MaxRetriesExceededError,
-    PublishError,
-    ResultBackendNotConfigured,
-    Retry,
-    TaskNotRegistered,
-    TaskRevokedError,
-)
-from django_qstash.messages import PreparedMessage, PublishInterceptor
-from django_qstash.registry import registry
-from django_qstash.sdk_errors import SdkFailure, translate_sdk_error
-from django_qstash.signals import (
-    message_published,
-    send_robust,
-    task_failed,
-    task_received,
-    task_retried,
-    task_started,
-    task_succeeded,
-)
-from django_qstash.signing import SignatureError
-from django_qstash.store import (
-    ChordJoin,
-    ChordStore,
-    ClaimDecision,
-    Delivery,
-    ResultStore,
-    StoredResult,
-    get_chord_store,
-    get_result_store,
-    register_chord_store,
-    register_result_store,
-    unregister_result_store,
-)
-
-# The results and schedules apps import this module when Django sets up: the publish pipeline,
-# the message builder and the signature check are imported by the functions that use them.
+# The results and schedules apps import this module when Django sets up and read only a few of
+# its names then (LazySettings, the signals, register_result_store, ...). So importing it imports
+# nothing of core: each name below is imported from its module (_EXPORTS) when it is first read,
+# and the functions further down import what they use when they are called. Type checkers and
+# IDEs read these imports.
 if TYPE_CHECKING:
     from qstash import QStash
 
-    from django_qstash.conf import Settings
+    from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, Settings
+    from django_qstash.durations import duration_seconds, whole_seconds
+    from django_qstash.exceptions import (
+        ArgumentsNotSerializable,
+        DjangoQStashError,
+        MalformedMessage,
+        MaxRetriesExceededError,
+        PublishError,
+        ResultBackendNotConfigured,
+        Retry,
+        TaskNotRegistered,
+        TaskRevokedError,
+    )
+    from django_qstash.messages import PreparedMessage, PublishInterceptor
+    from django_qstash.sdk_errors import SdkFailure, translate_sdk_error
+    from django_qstash.signals import (
+        message_published,
+        send_robust,
+        task_failed,
+        task_received,
+        task_retried,
+        task_started,
+        task_succeeded,
+    )
+    from django_qstash.signing import SignatureError
+    from django_qstash.store import (
+        ChordJoin,
+        ChordStore,
+        ClaimDecision,
+        Delivery,
+        ResultStore,
+        StoredResult,
+    )
+    from django_qstash.store_registry import (
+        get_chord_store,
+        get_result_store,
+        register_chord_store,
+        register_result_store,
+        unregister_result_store,
+    )
     from django_qstash.task import Task
 
 __all__ = [
@@ -141,6 +144,67 @@ __all__ = [
     "whole_seconds",
 ]
 
+#: The module each re-exported name lives in; a name is imported from it when first read.
+_EXPORTS = {
+    "django_qstash.conf": ("DEFAULT_RESULT_TTL", "LazySettings"),
+    "django_qstash.durations": ("duration_seconds", "whole_seconds"),
+    "django_qstash.exceptions": (
+        "ArgumentsNotSerializable",
+        "DjangoQStashError",
+        "MalformedMessage",
+        "MaxRetriesExceededError",
+        "PublishError",
+        "ResultBackendNotConfigured",
+        "Retry",
+        "TaskNotRegistered",
+        "TaskRevokedError",
+    ),
+    "django_qstash.messages": ("PreparedMessage", "PublishInterceptor"),
+    "django_qstash.sdk_errors": ("SdkFailure", "translate_sdk_error"),
+    "django_qstash.signals": (
+        "message_published",
+        "send_robust",
+        "task_failed",
+        "task_received",
+        "task_retried",
+        "task_started",
+        "task_succeeded",
+    ),
+    "django_qstash.signing": ("SignatureError",),
+    "django_qstash.store": (
+        "ChordJoin",
+        "ChordStore",
+        "ClaimDecision",
+        "Delivery",
+        "ResultStore",
+        "StoredResult",
+    ),
+    "django_qstash.store_registry": (
+        "get_chord_store",
+        "get_result_store",
+        "register_chord_store",
+        "register_result_store",
+        "unregister_result_store",
+    ),
+}
+_HOMES = {name: module for module, names in _EXPORTS.items() for name in names}
+
+# Hidden from type checkers, which read the imports above: with a module __getattr__ in view,
+# they would accept any attribute of this module.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(home), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 # ------------------------------------------------------------------------------ accessors
 
@@ -148,16 +212,22 @@ __all__ = [
 def core_settings() -> Settings:
     """Core's settings (``conf``), for the settings the apps share with core
     (``RESULT_TTL``, ``CLOCK_TOLERANCE``): their defaults are declared once, in core."""
+    from django_qstash.conf import conf
+
     return conf
 
 
 def registered_tasks() -> dict[str, Task[..., Any]]:
     """All discovered tasks by registered name."""
+    from django_qstash.registry import registry
+
     return dict(registry.items())
 
 
 def get_task(name: str) -> Task[..., Any]:
     """The task registered under ``name``; raises :class:`TaskNotRegistered`."""
+    from django_qstash.registry import registry
+
     return registry.get(name)
 
 
@@ -182,6 +252,8 @@ def get_qstash_client() -> QStash:
 
 def webhook_url() -> str:
     """The absolute webhook URL built from DJANGO_QSTASH_DOMAIN + DJANGO_QSTASH_WEBHOOK_PATH."""
+    from django_qstash.conf import conf
+
     return conf.webhook_url
 
 
@@ -211,6 +283,7 @@ def prepare_message(
     TypeError/ValueError for a bad option, :class:`ArgumentsNotSerializable`.
     """
     from django_qstash import pipeline
+    from django_qstash.registry import registry
 
     task = registry.get(task_name)
     return pipeline.prepare(
@@ -222,6 +295,7 @@ def publish_prepared(prepared: PreparedMessage) -> str:
     """Publish a prepared message, record it (result store, :data:`message_published`), and
     return its QStash message id. Raises :class:`PublishError` when nothing was enqueued."""
     from django_qstash import pipeline, publisher
+    from django_qstash.registry import registry
 
     message_id = publisher.send(prepared)
     sender = registry.get(prepared.task_name) if prepared.task_name in registry else None
@@ -233,6 +307,7 @@ def publish_prepared_batch(messages: Sequence[PreparedMessage]) -> list[str]:
     """:func:`publish_prepared` for many messages in one batch request; their message ids, in
     order. Raises :class:`PublishError` when QStash refused the batch (nothing was enqueued)."""
     from django_qstash import pipeline, publisher
+    from django_qstash.registry import registry
 
     message_ids = publisher.send_batch(messages)
     for message_id, prepared in zip(message_ids, messages, strict=True):
@@ -262,6 +337,7 @@ def verify_signature(token: str | None, body: bytes, url: str) -> dict[str, Any]
     """The claims of a valid QStash signature of ``body`` sent to ``url`` (the current or the
     next signing key, DJANGO_QSTASH_CLOCK_TOLERANCE); raises :class:`SignatureError`."""
     from django_qstash import signing
+    from django_qstash.conf import conf
 
     return signing.verify(
         token,

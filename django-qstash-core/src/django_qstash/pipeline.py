@@ -35,7 +35,7 @@ from django_qstash.options import (
 )
 from django_qstash.signals import message_published, send_robust
 from django_qstash.signatures import LINK_ERROR_MARKER, LINK_MARKER, signature_list
-from django_qstash.store import get_result_store
+from django_qstash.store_registry import get_result_store
 
 if TYPE_CHECKING:
     from django_qstash.execution import TaskRequest

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_qstash import signing
 from django_qstash.conf import conf
 from django_qstash.exceptions import DjangoQStashError
-from django_qstash.store import get_result_store
+from django_qstash.store_registry import get_result_store
 
 logger = logging.getLogger("django_qstash")
 

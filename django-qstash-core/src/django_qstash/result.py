@@ -14,7 +14,8 @@ from asgiref.sync import sync_to_async
 from django_qstash.exceptions import ResultBackendNotConfigured, TaskTimeout
 from django_qstash.publisher import get_client
 from django_qstash.states import FAILURE, PENDING, READY_STATES, RETRY, STARTED, SUCCESS
-from django_qstash.store import StoredResult, get_result_store
+from django_qstash.store import StoredResult
+from django_qstash.store_registry import get_result_store
 
 __all__ = [
     "FAILURE",

@@ -1,8 +1,10 @@
 """The result-store protocol: what core asks of a registered store, and the types it passes.
 
 Core consults the registered store (the results app registers one in ``AppConfig.ready()``)
-before running a task and reports the outcome after; without one, it skips these steps.
-Re-exported by ``django_qstash.hooks``, the module other apps import.
+before running a task and reports the outcome after; without one, it skips these steps. The
+registration itself is :mod:`django_qstash.store_registry`'s, so that ``django.setup()`` does
+not import this module (defining its dataclasses is the cost). Re-exported by
+``django_qstash.hooks``, the module other apps import.
 """
 
 from __future__ import annotations
@@ -130,28 +132,10 @@ class ResultStore(Protocol):
     def get(self, task_id: str) -> StoredResult | None: ...
 
 
-_result_store: ResultStore | None = None
-
-
-def register_result_store(store: ResultStore) -> None:
-    global _result_store
-    _result_store = store
-
-
-def unregister_result_store() -> None:
-    global _result_store
-    _result_store = None
-
-
-def get_result_store() -> ResultStore | None:
-    return _result_store
-
-
 # ------------------------------------------------------------------------------ chords
 
 
-# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define
-# when Django sets up (this module is imported then).
+# A NamedTuple, not a frozen dataclass: as immutable, and about five times cheaper to define.
 class ChordJoin(NamedTuple):
     """What the delivery that completed a chord must do: publish ``body`` with ``results`` (in
     header order), or, when ``failed_task_id`` is set, run the body's ``link_error``."""
@@ -182,16 +166,3 @@ class ChordStore(Protocol):
     def chord_release(self, chord_id: str) -> None:
         """Undo the completion claimed by :meth:`chord_part_done` (publishing the body failed),
         so the header's redelivery completes the chord again."""
-
-
-_chord_store: ChordStore | None = None
-
-
-def register_chord_store(store: ChordStore | None) -> None:
-    """Register (``None``: unregister) the store chords count in."""
-    global _chord_store
-    _chord_store = store
-
-
-def get_chord_store() -> ChordStore | None:
-    return _chord_store

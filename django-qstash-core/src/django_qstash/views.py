@@ -38,7 +38,8 @@ from django_qstash.discovery.paths import find_task
 from django_qstash.exceptions import MalformedMessage, PublishError, TaskNotRegistered
 from django_qstash.options import has_expired
 from django_qstash.signatures import CALLBACK_MARKERS
-from django_qstash.store import ClaimDecision, Delivery, ResultStore, get_result_store
+from django_qstash.store import ClaimDecision, Delivery, ResultStore
+from django_qstash.store_registry import get_result_store
 
 logger = logging.getLogger("django_qstash")
 
