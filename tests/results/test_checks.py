@@ -85,7 +85,7 @@ def test_lock_mode_forced_on_a_database_without_its_own_locks_warns(monkeypatch)
 def test_values_are_converted_once_and_forgotten_when_a_setting_changes():
     with override_settings(DJANGO_QSTASH_RESULTS_STARTED_LEASE="30"):
         assert conf.STARTED_LEASE == 30.0
-        assert conf._cache["DJANGO_QSTASH_RESULTS_STARTED_LEASE"] == 30.0
+        assert conf.__dict__["STARTED_LEASE"] == 30.0
         with override_settings(DJANGO_QSTASH_RESULTS_STARTED_LEASE=45):
             assert conf.STARTED_LEASE == 45.0
         assert conf.STARTED_LEASE == 30.0

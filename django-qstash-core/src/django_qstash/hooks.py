@@ -27,7 +27,8 @@ Other modules of ``django_qstash`` are private. This module offers
 * **accessors** for the task registry, the message builder, the shared QStash client, the
   webhook URL, and helpers: :func:`translate_sdk_error` (what the QStash SDK raised, as status
   and text), :func:`duration_seconds` / :func:`whole_seconds` (the one duration parser), and
-  :class:`LazySettings`, the base of every app's ``conf`` object.
+  :class:`LazySettings`, the base of every app's ``conf`` object, with :class:`setting`, how
+  each of its settings is declared.
 
 The task objects :func:`get_task` and :func:`registered_tasks` return may be used through this
 surface only: ``name`` (the registered name), ``options`` (the decorator's options, read-only),
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qstash import QStash
 
-    from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, Settings
+    from django_qstash.conf import DEFAULT_RESULT_TTL, LazySettings, Settings, setting
     from django_qstash.durations import duration_seconds, whole_seconds
     from django_qstash.exceptions import (
         ArgumentsNotSerializable,
@@ -131,6 +132,7 @@ __all__ = [
     "register_result_store",
     "registered_tasks",
     "send_robust",
+    "setting",
     "task_failed",
     "task_received",
     "task_retried",
@@ -146,7 +148,7 @@ __all__ = [
 
 #: The module each re-exported name lives in; a name is imported from it when first read.
 _EXPORTS = {
-    "django_qstash.conf": ("DEFAULT_RESULT_TTL", "LazySettings"),
+    "django_qstash.conf": ("DEFAULT_RESULT_TTL", "LazySettings", "setting"),
     "django_qstash.durations": ("duration_seconds", "whole_seconds"),
     "django_qstash.exceptions": (
         "ArgumentsNotSerializable",

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from django_qstash.hooks import LazySettings
+from typing import Any
+
+from django_qstash.hooks import LazySettings, setting
 
 DEFAULT_WARN_AFTER = 300  # seconds
 DEFAULT_BATCH_SIZE = 100  # QStash's batch request takes up to 100 messages comfortably
 
 
+def _at_least_one(value: Any) -> int:
+    return max(1, int(value))
+
+
 class OutboxSettings(LazySettings):
-    @property
-    def ALWAYS(self) -> bool:
-        """Also go through the outbox outside a transaction (a row first, then the publish)."""
-        return self._get("DJANGO_QSTASH_OUTBOX_ALWAYS", False, bool)
-
-    @property
-    def KEEP(self) -> int:
-        """Seconds a published row is kept (0: deleted once QStash has the message)."""
-        return self._get("DJANGO_QSTASH_OUTBOX_KEEP", 0, int)
-
-    @property
-    def WARN_AFTER(self) -> int:
-        """The system check warns when an unpublished row is older than this (seconds)."""
-        return self._get("DJANGO_QSTASH_OUTBOX_WARN_AFTER", DEFAULT_WARN_AFTER, int)
-
-    @property
-    def BATCH_SIZE(self) -> int:
-        """Rows a drain claims and publishes per batch request."""
-        return max(1, self._get("DJANGO_QSTASH_OUTBOX_BATCH_SIZE", DEFAULT_BATCH_SIZE, int))
+    #: Also go through the outbox outside a transaction (a row first, then the publish).
+    ALWAYS = setting("DJANGO_QSTASH_OUTBOX_ALWAYS", False, bool)
+    #: Seconds a published row is kept (0: deleted once QStash has the message).
+    KEEP = setting("DJANGO_QSTASH_OUTBOX_KEEP", 0, int)
+    #: The system check warns when an unpublished row is older than this (seconds).
+    WARN_AFTER = setting("DJANGO_QSTASH_OUTBOX_WARN_AFTER", DEFAULT_WARN_AFTER, int)
+    #: Rows a drain claims and publishes per batch request.
+    BATCH_SIZE = setting("DJANGO_QSTASH_OUTBOX_BATCH_SIZE", DEFAULT_BATCH_SIZE, _at_least_one)
 
 
 conf = OutboxSettings()

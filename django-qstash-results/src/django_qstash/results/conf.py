@@ -12,6 +12,7 @@ read through core's ``conf`` (``hooks.core_settings()``), where their defaults a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -108,29 +109,41 @@ SETTINGS: dict[str, Setting] = {
 DEFAULT_RESULT_TTL: int = hooks.DEFAULT_RESULT_TTL
 
 
+def raw(key: str) -> Any:
+    """The value of ``SETTINGS[key]`` as settings hold it (the default when unset)."""
+    entry = SETTINGS[key]
+    return getattr(settings, entry.name, entry.default)
+
+
+def convert(key: str, value: Any) -> Any:
+    """``value`` converted for ``key``; ImproperlyConfigured saying why when it cannot be."""
+    entry = SETTINGS[key]
+    try:
+        return entry.convert(value)
+    except ValueError as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{entry.name} {exc}") from None
+
+
+def _declared(key: str) -> hooks.setting[Any]:
+    entry = SETTINGS[key]
+    return hooks.setting(entry.name, entry.default, functools.partial(convert, key))
+
+
 class ResultsSettings(hooks.LazySettings):
     """The results app's settings, converted, cached until a ``setting_changed`` signal."""
 
-    def _setting(self, key: str) -> Any:
-        setting = SETTINGS[key]
-        return self._get(setting.name, setting.default, lambda value: self.convert(key, value))
+    raw = staticmethod(raw)
+    convert = staticmethod(convert)
 
-    @staticmethod
-    def raw(key: str) -> Any:
-        """The value as settings hold it (the default when unset), not converted."""
-        setting = SETTINGS[key]
-        return getattr(settings, setting.name, setting.default)
-
-    @staticmethod
-    def convert(key: str, value: Any) -> Any:
-        """``value`` converted for ``key``; ImproperlyConfigured saying why when it cannot be."""
-        setting = SETTINGS[key]
-        try:
-            return setting.convert(value)
-        except ValueError as exc:
-            from django.core.exceptions import ImproperlyConfigured
-
-            raise ImproperlyConfigured(f"{setting.name} {exc}") from None
+    STORE_PENDING: hooks.setting[bool] = _declared("STORE_PENDING")
+    #: ``"auto"``, ``"lock"`` or ``"row"``.
+    CLAIM_MODE: hooks.setting[str] = _declared("CLAIM_MODE")
+    TRACK_STARTED: hooks.setting[bool] = _declared("TRACK_STARTED")
+    STARTED_LEASE: hooks.setting[float] = _declared("STARTED_LEASE")
+    DELETE_BATCH_SIZE: hooks.setting[int] = _declared("DELETE_BATCH_SIZE")
+    WRITE_RETRIES: hooks.setting[int] = _declared("WRITE_RETRIES")
 
     @property
     def RESULT_TTL(self) -> int:
@@ -139,31 +152,6 @@ class ResultsSettings(hooks.LazySettings):
     @property
     def CLOCK_TOLERANCE(self) -> float:
         return float(hooks.core_settings().CLOCK_TOLERANCE)
-
-    @property
-    def STORE_PENDING(self) -> bool:
-        return bool(self._setting("STORE_PENDING"))
-
-    @property
-    def CLAIM_MODE(self) -> str:
-        """``"auto"``, ``"lock"`` or ``"row"``."""
-        return str(self._setting("CLAIM_MODE"))
-
-    @property
-    def TRACK_STARTED(self) -> bool:
-        return bool(self._setting("TRACK_STARTED"))
-
-    @property
-    def STARTED_LEASE(self) -> float:
-        return float(self._setting("STARTED_LEASE"))
-
-    @property
-    def DELETE_BATCH_SIZE(self) -> int:
-        return int(self._setting("DELETE_BATCH_SIZE"))
-
-    @property
-    def WRITE_RETRIES(self) -> int:
-        return int(self._setting("WRITE_RETRIES"))
 
 
 conf = ResultsSettings()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_qstash.hooks import LazySettings
+from django_qstash.hooks import LazySettings, setting
 
 DEFAULT_ID_PREFIX = "djq-"
 
@@ -26,21 +26,17 @@ def _as_is(value: Any) -> Any:
 
 
 class ScheduleSettings(LazySettings):
+    #: As settings hold them: the system checks report a value of the wrong type.
+    raw_auto_sync = setting("DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True, _as_is)
+    raw_id_prefix = setting("DJANGO_QSTASH_SCHEDULES_ID_PREFIX", DEFAULT_ID_PREFIX, _as_is)
+
     @property
     def AUTO_SYNC(self) -> bool:
-        return bool(self._get("DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True, _as_is))
+        return bool(self.raw_auto_sync)
 
     @property
     def ID_PREFIX(self) -> str:
         return str(self.raw_id_prefix)
-
-    @property
-    def raw_id_prefix(self) -> Any:
-        return self._get("DJANGO_QSTASH_SCHEDULES_ID_PREFIX", DEFAULT_ID_PREFIX, _as_is)
-
-    @property
-    def raw_auto_sync(self) -> Any:
-        return self._get("DJANGO_QSTASH_SCHEDULES_AUTO_SYNC", True, _as_is)
 
 
 conf = ScheduleSettings()
