@@ -127,3 +127,34 @@ def test_nesting_is_limited_at_both_ends():
     # Many brackets, little depth (and brackets inside strings) are fine.
     wide = envelope.build("t", [[[1]] * 500, "[[[[{{{{" * 100])
     assert len(envelope.decode(wide).args[0]) == 500
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [1, -2, 3.5, 1e300, True, False, None],
+        {"é": "😀\u2028", 'quote"': "back\\slash", "nested": {"a": [[], {}]}},
+        ["\x00\x1f", "tab\t", 2**70],
+    ],
+)
+def test_the_body_is_what_json_writes(value):
+    # The encoder built once writes exactly what json.dumps does with the same options.
+    body = envelope.build("t", [value], {"k": value})
+    expected = json.dumps(
+        {"v": 1, "task": "t", "args": [value], "kwargs": {"k": value}},
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    assert body == expected.encode()
+
+
+def test_a_value_that_contains_itself_is_refused():
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(ArgumentsNotSerializable, match="or contain themselves"):
+        envelope.build("t", [loop])
+
+
+def test_not_a_number_is_refused_naming_the_argument():
+    with pytest.raises(ArgumentsNotSerializable, match=r"kwargs\['ratio'\]"):
+        envelope.build("t", [], {"ratio": float("nan")})
