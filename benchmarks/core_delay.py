@@ -9,7 +9,7 @@ within one session); taking turns call by call, both candidates meet the same mo
 A third row, the official SDK's ``message.publish`` of the same body with a deduplication id
 of its own (what every ``.delay()`` sends, so that the SDK's retry of a publish whose answer was
 lost is deduplicated by QStash), is the floor of any ``.delay()`` built on the SDK: the SDK's
-header building and answer parsing, and the extra header, cost 5-8% of a loopback round trip
+header building and answer parsing, and the extra header, cost 4-5% of a loopback round trip
 on their own. ``.delay()`` adds the arguments check, the envelope, the pipeline and the result
 handle on top.
 
