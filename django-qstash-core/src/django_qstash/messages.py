@@ -41,7 +41,7 @@ SCHEDULE_OPTIONS = frozenset(SDK_KEYWORDS) - {
 CONTENT_TYPE = "application/json"
 
 
-@dataclass
+@dataclass(slots=True)  # built on every publish: slots make that cheaper
 class PreparedMessage:
     """One message, ready to publish.
 
