@@ -10,7 +10,7 @@ from __future__ import annotations
 # editable (workspace) install each lives in its own source directory, so the package path
 # must span them all. Extended in place so the module spec (used by tools) sees them too.
 from pkgutil import extend_path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __path__[:] = extend_path(__path__, __name__)
 
@@ -77,16 +77,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'django_qstash' has no attribute {name!r}")
-    from importlib import import_module
+# Hidden from type checkers, which read the imports above: with a module __getattr__ in view,
+# they would accept any attribute of this module.
+if not TYPE_CHECKING:
+    from django_qstash.lazy_names import lazy_names
 
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -40,8 +40,9 @@ task is private to core.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from django_qstash.lazy_names import lazy_names
 
 # The results and schedules apps import this module when Django sets up and read only a few of
 # its names then (LazySettings, the signals, register_result_store, ...). So importing it imports
@@ -194,18 +195,7 @@ _HOMES = {name: module for module, names in _EXPORTS.items() for name in names}
 # Hidden from type checkers, which read the imports above: with a module __getattr__ in view,
 # they would accept any attribute of this module.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(import_module(home), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals(), __all__)
 
 
 # ------------------------------------------------------------------------------ accessors

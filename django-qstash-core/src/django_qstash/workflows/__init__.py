@@ -37,20 +37,16 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SDK_NAMES:
-        from django_qstash.workflows.sdk import require_sdk
+# Hidden from type checkers, which read the imports above: with a module __getattr__ in view,
+# they would accept any attribute of this module.
+if not TYPE_CHECKING:
+    from django_qstash.lazy_names import lazy_names
 
-        return getattr(require_sdk(), name)
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'django_qstash.workflows' has no attribute {name!r}")
-    from importlib import import_module
+    _module_getattr, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)
 
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        if name in _SDK_NAMES:
+            from django_qstash.workflows.sdk import require_sdk
 
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+            return getattr(require_sdk(), name)
+        return _module_getattr(name)
