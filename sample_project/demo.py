@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tour.render import live_tour, rich_print, summary_lines, wants_plain
 from tour.serve import serve_main
-from tour.servers import CRON_TICK, RETRY_SCALE, Stack, free_port, setup_django, stopped_on_exit
+from tour.servers import CRON_TICK, RETRY_SCALE, Stack, reserved_port, setup_django, stopped_on_exit
 from tour.steps import Tour, build_actions, wait_for
 
 
@@ -59,8 +59,8 @@ def tour_main(args: argparse.Namespace) -> int:
     stack = Stack(
         workdir=workdir,
         database_url=f"sqlite:///{workdir / 'db.sqlite3'}",
-        qstash_port=free_port(),
-        django_port=free_port(),
+        qstash_port=reserved_port(),
+        django_port=reserved_port(),
         devserver_flags=["--retry-scale", str(RETRY_SCALE), "--cron-tick", str(CRON_TICK)],
         qstash_db=workdir / "qstash-dev.db",
     )

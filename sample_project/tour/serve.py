@@ -16,8 +16,8 @@ from tour.servers import (
     RETRY_SCALE,
     SAMPLE_PROJECT,
     Stack,
-    free_port,
     port_is_free,
+    reserved_port,
     stopped_on_exit,
 )
 
@@ -28,8 +28,8 @@ DJANGO_PORT = 8000
 
 def serve_main(args: argparse.Namespace) -> int:
     """``make run``: both servers on the project's own settings, until Ctrl-C."""
-    qstash_port = QSTASH_PORT if port_is_free(QSTASH_PORT) else free_port()
-    django_port = DJANGO_PORT if port_is_free(DJANGO_PORT) else free_port()
+    qstash_port = QSTASH_PORT if port_is_free(QSTASH_PORT) else reserved_port()
+    django_port = DJANGO_PORT if port_is_free(DJANGO_PORT) else reserved_port()
     # Logs and the dev server's messages live outside the repository, and outlive a restart.
     workdir = Path(tempfile.gettempdir()) / "django-qstash-run"
     workdir.mkdir(exist_ok=True)

@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django_qstash.devserver.process import free_port, stop_process, wait_until
-
-__all__ = ["free_port"]
+from django_qstash.devserver.process import stop_process, wait_until
 
 SAMPLE_PROJECT = Path(__file__).resolve().parents[1]
 MANAGE = SAMPLE_PROJECT / "manage.py"
@@ -26,6 +24,28 @@ MANAGE = SAMPLE_PROJECT / "manage.py"
 RETRY_SCALE = 0.02
 #: One cron minute of the dev server lasts this many seconds during the tour.
 CRON_TICK = 2.0
+
+
+#: Ports handed out by reserved_port() and still held by this process, with their sockets.
+_reserved: dict[int, socket.socket] = {}
+
+
+def reserved_port() -> int:
+    """A free port, kept bound by this process until :func:`release_port` (just before the
+    server that listens on it starts): another tour starting at the same moment cannot be
+    given it too while this one migrates its database."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    _reserved[port] = sock
+    return port
+
+
+def release_port(port: int) -> None:
+    """Let a server listen on a port :func:`reserved_port` gave (no-op for any other port)."""
+    sock = _reserved.pop(port, None)
+    if sock is not None:
+        sock.close()
 
 
 def port_is_free(port: int) -> bool:
@@ -161,6 +181,7 @@ class Stack:
             log,
         )
         self.servers.append(server)
+        release_port(self.qstash_port)
         server.start()
 
         def banner() -> str | None:
@@ -194,6 +215,7 @@ class Stack:
             self.workdir / "django.log",
         )
         self.servers.append(server)
+        release_port(self.django_port)
         server.start()
 
         def ready() -> bool:
