@@ -159,13 +159,13 @@ def test_urls_fragment(block: Block) -> None:
 @pytest.fixture(scope="module")
 def qstash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A QStash dev server subprocess (fast retries), started with the demo's own helper."""
-    from tour.servers import Stack, free_port  # sample_project/tour/
+    from tour.servers import Stack, reserved_port  # sample_project/tour/
 
     workdir = tmp_path_factory.mktemp("readme-devserver")
     stack = Stack(
         workdir=workdir,
         database_url="",
-        qstash_port=free_port(),
+        qstash_port=reserved_port(),
         django_port=0,
         devserver_flags=["--fast-retries", "--cron-tick", "1", "--quiet"],
         qstash_db=workdir / "qstash-dev.db",
