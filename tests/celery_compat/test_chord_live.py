@@ -124,10 +124,15 @@ def test_a_chord_completes_once_under_gunicorn(django_server_factory, publish_vi
     assert chord_rows == [("JOINED", 0, 10)]
     parts = server.query("SELECT COUNT(*) FROM django_qstash_results_chordpart")
     assert parts == [(10,)]
-    # One body message, delivered once, whatever the header deliveries raced.
-    (body_message,) = server.query(
-        "SELECT task_id FROM django_qstash_results_taskresult WHERE task_name = ?",
-        (tasks.total.name,),
+    # One body message, delivered once, whatever the header deliveries raced. Its result row is
+    # written when the task has returned, a moment after the run it records.
+    (body_message,) = wait_until(
+        lambda: server.query(
+            "SELECT task_id FROM django_qstash_results_taskresult WHERE task_name = ?",
+            (tasks.total.name,),
+        ),
+        timeout=30,
+        message="the body's result row",
     )
     delivered = wait_until(
         lambda: [
