@@ -21,7 +21,6 @@ DEFAULT_MAX_BODY_SIZE = 1_048_576  # 1 MiB
 DEFAULT_CLOCK_TOLERANCE = 5  # seconds
 
 
-_MISSING = object()
 T = TypeVar("T")
 
 
@@ -82,10 +81,9 @@ class LazySettings:
     """The pattern of every app's ``conf``: one :class:`setting` per setting, its default
     declared there once, read on first use and remembered until ``setting_changed``.
 
-    A subclass declares ``NAME = setting("DJANGO_SETTING", default, convert)`` (or, for a value
-    worked out from several, a property calling :meth:`_get`, or a ``cached_property``); one
-    instance per app, connected to ``setting_changed`` with :meth:`connect` (``override_settings``
-    then works).
+    A subclass declares ``NAME = setting("DJANGO_SETTING", default, convert)`` (a value worked
+    out from several is a property or a ``cached_property`` over them); one instance per app,
+    connected to ``setting_changed`` with :meth:`connect` (``override_settings`` then works).
     """
 
     #: The attributes :meth:`clear_cache` forgets (every setting and cached_property).
@@ -101,26 +99,17 @@ class LazySettings:
         )
 
     def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
         #: Bumped by every :meth:`clear_cache`: what is built from settings (the publish
         #: client) compares one number per call instead of the settings themselves.
         self.generation = 0
 
     def clear_cache(self, **kwargs: Any) -> None:
-        self._cache.clear()
         for name in self._remembered:
             self.__dict__.pop(name, None)
         self.generation += 1
 
     def connect(self, dispatch_uid: str) -> None:
         setting_changed.connect(self.clear_cache, dispatch_uid=dispatch_uid)
-
-    def _get(self, name: str, default: Any, convert: Callable[[Any], T]) -> T:
-        # The converted value is what is remembered: the webhook reads these on every delivery.
-        value = self._cache.get(name, _MISSING)
-        if value is _MISSING:
-            value = self._cache[name] = convert(getattr(settings, name, default))
-        return value  # type: ignore[no-any-return]
 
 
 def _optional_str_setting(name: str) -> setting[str | None]:

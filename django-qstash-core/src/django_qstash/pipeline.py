@@ -227,15 +227,14 @@ def record_published(prepared: PreparedMessage, message_id: str, sender: Any) ->
     store = get_result_store()
     if store is not None and not prepared.ignore_result:
         store.record_published(message_id, prepared.task_name, prepared.args, prepared.kwargs)
-    if message_published.receivers:  # checked here too: this runs on every publish
-        send_robust(
-            message_published,
-            sender,
-            message_id=message_id,
-            task_name=prepared.task_name,
-            args=prepared.args,
-            kwargs=prepared.kwargs,
-        )
+    send_robust(
+        message_published,
+        sender,
+        message_id=message_id,
+        task_name=prepared.task_name,
+        args=prepared.args,
+        kwargs=prepared.kwargs,
+    )
 
 
 def register_interceptor(interceptor: PublishInterceptor) -> None:

@@ -125,13 +125,6 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         #: What a call's arguments must fit (without ``self`` for a bound task).
         self.call_signature = call_signature
         self._simple_parameters = _simple_parameters(call_signature)
-        #: (required, all) counts of plain parameters: positional arguments alone fit when
-        #: their number lies between (checked inline on every publish); None: other kinds.
-        self._positional_arity = (
-            None
-            if self._simple_parameters is None
-            else (len(self._simple_parameters[1]), len(self._simple_parameters[0]))
-        )
 
         cls = type(self)
         check_decorator_options(options, [key for key in options if self._is_own_member(key)])
@@ -263,9 +256,7 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_kwargs = dict(kwargs or {})
         if options:
             self._split_task_keywords(task_kwargs, options)
-        arity = self._positional_arity
-        if task_kwargs or arity is None or not arity[0] <= len(task_args) <= arity[1]:
-            self.bind_arguments(task_args, task_kwargs)
+        self.bind_arguments(task_args, task_kwargs)
         return task_args, task_kwargs
 
     def _split_task_keywords(self, task_kwargs: dict[str, Any], options: dict[str, Any]) -> None:
