@@ -1,10 +1,11 @@
 """`.delay()` against a raw keep-alive httpx POST of the same body to the same loopback server.
 
 Two estimates, side by side: rounds of 1,000 calls of each candidate, interleaved (the median
-of the rounds' means), and the two candidates taking turns call by call (the median call and the
-mean of each one's calls without its slowest 1%). On a shared machine a busy moment lands on a
-whole round of one candidate, so the rounds' ratio wanders (1.03x to 1.19x for the same code
-within one session); taking turns call by call, both candidates meet the same moments.
+of the rounds' means), and the candidates taking turns call by call, in a shuffled order each
+turn (the median call and the mean of each one's calls without its slowest 1%). On a shared
+machine a busy moment lands on a whole round of one candidate, so the rounds' ratio wanders
+(1.03x to 1.19x for the same code within one session); taking turns call by call, every
+candidate meets the same moments.
 
 A third row, the official SDK's ``message.publish`` of the same body with a deduplication id
 of its own (what every ``.delay()`` sends, so that the SDK's retry of a publish whose answer was

@@ -160,6 +160,29 @@ def test_record_published_tells_the_store_and_the_hook(monkeypatch):
     ]
 
 
+def test_one_message_is_sent_alike_by_dispatch_and_dispatch_one(qstash, monkeypatch):
+    recorded: list[tuple[str, str]] = []
+
+    class Store:
+        def record_published(self, task_id, task_name, args, kwargs):  # type: ignore[no-untyped-def]
+            recorded.append((task_id, args[0]))
+
+    monkeypatch.setattr("django_qstash.pipeline.get_result_store", lambda: Store())
+    [listed] = pipeline.dispatch([pipeline.prepare(report, ["mon"], {})], [report])
+    single = pipeline.dispatch_one(pipeline.prepare(report, ["tue"], {}), report)
+    untracked = pipeline.dispatch_one(pipeline.prepare(report, ["wed"], {}), None)
+    publish_path = f"/v2/publish/{hooks.webhook_url()}"
+    assert [request.path for request in qstash.requests] == [publish_path] * 3
+    assert [json.loads(request.body)["args"] for request in qstash.requests] == [
+        ["mon"],
+        ["tue"],
+        ["wed"],
+    ]
+    # A task message (a sender given) is recorded under the id QStash answered; a plain one is not.
+    assert recorded == [(listed, "mon"), (single, "tue")]
+    assert listed == single == untracked == "msg_recorded"  # the recorder's answer
+
+
 def test_hooks_prepare_message_is_the_pipeline_by_name():
     by_name = hooks.prepare_message(report.name, ["sat"], {"pages": 1}, carry=False, jitter=0.5)
     direct = pipeline.prepare(report, ["sat"], {"pages": 1}, carry=False, jitter=0.5)

@@ -167,7 +167,7 @@ class QStashBackend(BaseTaskBackend):
             envelope.build(adapter.name, call_args, call_kwargs)
             return self._run_eagerly(task, adapter, call_args, call_kwargs, enqueued_at)
         prepared = self._prepare(task, adapter, call_args, call_kwargs, enqueued_at)
-        [message_id] = pipeline.dispatch([prepared], [adapter])
+        message_id = pipeline.dispatch_one(prepared, adapter)
         result = self._new_result(task, message_id, call_args, call_kwargs, enqueued_at)
         send(task_enqueued, type(self), result)
         return result

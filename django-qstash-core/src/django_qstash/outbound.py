@@ -101,8 +101,7 @@ def publish(url: str, body: str | bytes | None = None, **options: Any) -> str:
     ``deduplication_id`` / ``content_based_deduplication``; ``queue``; ``label``. Raises
     :class:`~django_qstash.exceptions.PublishError` when QStash did not take it.
     """
-    [message_id] = pipeline.dispatch([prepare(url, body, **options)], None)
-    return message_id
+    return pipeline.dispatch_one(prepare(url, body, **options), None)
 
 
 async def apublish(url: str, body: str | bytes | None = None, **options: Any) -> str:

@@ -270,18 +270,28 @@ def dispatch(
     """The one place messages are sent from synchronous code: unless an interceptor (the
     outbox) takes them, send them (``batch``: in one batch request) and, for task messages
     (``senders`` given), record them; returns the ids, in order."""
-    if _interceptors:  # the outbox, when installed
-        taken = intercept(messages)
-        if taken is not None:
-            return taken
     if not batch and len(messages) == 1:
-        message_ids = [publisher.send(messages[0])]
-    else:
-        message_ids = publisher.send_batch(messages)
+        return [dispatch_one(messages[0], None if senders is None else senders[0])]
+    taken = intercept(messages)  # by the outbox, when installed
+    if taken is not None:
+        return taken
+    message_ids = publisher.send_batch(messages)
     if senders is not None:
         for message_id, prepared, sender in zip(message_ids, messages, senders, strict=True):
             record_published(prepared, message_id, sender)
     return message_ids
+
+
+def dispatch_one(prepared: PreparedMessage, sender: Any | None) -> str:
+    """:func:`dispatch` of one message (every ``.delay()``: no lists built around it)."""
+    if _interceptors:  # the outbox, when installed
+        taken = intercept([prepared])
+        if taken is not None:
+            return taken[0]
+    message_id = publisher.send(prepared)
+    if sender is not None:
+        record_published(prepared, message_id, sender)
+    return message_id
 
 
 async def adispatch(

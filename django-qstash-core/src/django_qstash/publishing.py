@@ -1,5 +1,6 @@
-"""Ways to publish a task besides ``delay``/``apply_async``: once the transaction commits, and
-from async code without a thread hop (the event loop's ``AsyncQStash`` client, see ``aio``).
+"""Publishing a task: ``apply_async``'s sender (:func:`publish_now`), and the other ways to
+publish, once the transaction commits and from async code without a thread hop (the event
+loop's ``AsyncQStash`` client, see ``aio``).
 
 Every one goes through the same pipeline: the task's checked arguments, ``pipeline.prepare``,
 a sender, ``record_published``.
@@ -8,7 +9,7 @@ a sender, ``record_published``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from asgiref.sync import sync_to_async
@@ -21,6 +22,29 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: A checked call published now: ``(task, args, kwargs, call options)`` to its result handle.
+Publish = Callable[["Task[Any, Any]", list[Any], dict[str, Any], Mapping[str, Any]], "AsyncResult"]
+
+
+@functools.cache
+def publish_now() -> Publish:
+    """``apply_async``'s sender: the call's message from the pipeline, dispatched.
+
+    Built on the first publish rather than at import, since defining tasks (``django.setup()``)
+    needs neither the pipeline nor the SDK; and built once, since an import statement in
+    ``apply_async`` would run importlib's Python code on every ``.delay()``.
+    """
+    from django_qstash import eager, pipeline, result
+
+    def publish(
+        task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any], options: Mapping[str, Any]
+    ) -> AsyncResult:
+        eager.check_celery_eager_setting()
+        prepared = pipeline.prepare(task, args, kwargs, options)
+        return result.AsyncResult(pipeline.dispatch_one(prepared, task), task_name=task.name)
+
+    return publish
 
 
 class PublishingMixin(Generic[P, R]):

@@ -30,7 +30,7 @@ from django_qstash.options import (
     retry_policy,
     warn_ignored,
 )
-from django_qstash.publishing import PublishingMixin
+from django_qstash.publishing import PublishingMixin, publish_now
 
 # Defining a task needs only the option table; the pipeline and the canvas load on first use.
 if TYPE_CHECKING:
@@ -241,12 +241,8 @@ class Task(PublishingMixin[P, R], Generic[P, R]):
         task_args, task_kwargs = self._call_arguments(args, kwargs, options)
         if conf.ALWAYS_EAGER:
             return self.apply(task_args, task_kwargs, **options)
-        from django_qstash import eager, pipeline, result
-
-        eager.check_celery_eager_setting()
-        prepared = pipeline.prepare(self, task_args, task_kwargs, options)
-        [message_id] = pipeline.dispatch([prepared], [self])
-        return result.AsyncResult(message_id, task_name=self.name)
+        publish = publish_now()
+        return publish(self, task_args, task_kwargs, options)
 
     def _call_arguments(
         self, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: dict[str, Any]
