@@ -89,9 +89,11 @@ class Envelope:
 MAX_NESTING = 100
 
 
-def _nests_deeper_than(data: Any, limit: int) -> bool:
-    """Whether ``data`` nests deeper than ``limit``. Callers first count the JSON text's
-    brackets: fewer than the limit cannot nest that deep, so the usual message costs two counts."""
+def _nests_too_deep(text: str, data: Any) -> bool:
+    """Whether ``data``, whose JSON text is ``text``, nests deeper than :data:`MAX_NESTING`.
+    Fewer brackets than that cannot nest that deep: the usual message costs two counts."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
@@ -99,7 +101,7 @@ def _nests_deeper_than(data: Any, limit: int) -> bool:
             value = value.values()
         elif not isinstance(value, list):
             continue
-        if depth > limit:
+        if depth > MAX_NESTING:
             return True
         stack.extend((item, depth + 1) for item in value)
     return False
@@ -127,19 +129,17 @@ def build(
     if options:
         data["options"] = dict(options)
     try:
-        body = _encode_compact(data).encode()
+        text = _encode_compact(data)
     except (TypeError, ValueError) as exc:
         raise _explain_unserialisable(data, exc) from exc
     except RecursionError:
-        body = b""
-    if not body or (
-        body.count(b"[") + body.count(b"{") > MAX_NESTING and _nests_deeper_than(data, MAX_NESTING)
-    ):
+        text = ""
+    if not text or _nests_too_deep(text, data):
         raise ArgumentsNotSerializable(
             f"the arguments nest deeper than {MAX_NESTING - 2} levels (or contain themselves), "
             "more than a message may hold. Nothing was published."
         )
-    return body
+    return text.encode()
 
 
 def _not_json(constant: str) -> Any:
@@ -175,7 +175,7 @@ def decode(body: bytes | str) -> Envelope:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"the body is not valid UTF-8 JSON: {exc}") from None
-    if text.count("[") + text.count("{") > MAX_NESTING and _nests_deeper_than(data, MAX_NESTING):
+    if _nests_too_deep(text, data):
         raise MalformedMessage(
             f"the body nests deeper than {MAX_NESTING} levels, more than a django-qstash "
             "message may hold"
