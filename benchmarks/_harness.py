@@ -85,6 +85,27 @@ def compare_call_by_call(
     }
 
 
+def call_by_call_tables(
+    candidates: dict[str, Callable[[], object]], *, calls: int, baseline: str
+) -> str:
+    """:func:`compare_call_by_call`'s two estimates as two tables (median call, mean call)."""
+    turns = compare_call_by_call(candidates, calls=calls)
+    return "\n".join(
+        [
+            table(
+                "Taking turns call by call: median call",
+                {name: median for name, (median, _) in turns.items()},
+                baseline,
+            ),
+            table(
+                "Taking turns call by call: mean call (slowest 1% of each left out)",
+                {name: mean for name, (_, mean) in turns.items()},
+                baseline,
+            ),
+        ]
+    )
+
+
 def table(title: str, medians: dict[str, float], baseline: str, unit: str = "µs") -> str:
     scale = 1e6 if unit == "µs" else 1e3
     base = medians[baseline]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks._harness import compare, compare_call_by_call, qstash_stub, table
+from benchmarks._harness import call_by_call_tables, compare, qstash_stub, table
 
 
 def main(calls: int = 1000, rounds: int = 11) -> str:
@@ -69,21 +69,12 @@ def main(calls: int = 1000, rounds: int = 11) -> str:
             delay()
         after = int(raw.get(f"{base_url}/connections").text)
         medians = compare(candidates, calls=calls, rounds=rounds)
-        turns = compare_call_by_call(candidates, calls=calls * rounds)
+        turns = call_by_call_tables(candidates, calls=calls * rounds, baseline="raw httpx POST")
         note = f"  ({calls} .delay() calls opened {after - before} new TCP connection(s))"
         return "\n".join(
             [
                 table("Publishing one message (per call, rounds)", medians, "raw httpx POST"),
-                table(
-                    "Taking turns call by call: median call",
-                    {name: median for name, (median, _) in turns.items()},
-                    "raw httpx POST",
-                ),
-                table(
-                    "Taking turns call by call: mean call (slowest 1% of each left out)",
-                    {name: mean for name, (_, mean) in turns.items()},
-                    "raw httpx POST",
-                ),
+                turns,
                 note,
             ]
         )
